@@ -1,0 +1,136 @@
+package action
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/sethvargo/go-githubactions"
+)
+
+// PostEntrypoint is the name of the post step's entrypoint: a symbolic link
+// to the binary in the image (see the Dockerfile). The runner passes the
+// main step's args (`action`) to the post step too, and a container action's
+// post-entrypoint is a path without arguments, so the binary tells the two
+// steps apart by the name it was started under (os.Args[0]).
+const PostEntrypoint = "runtime-action-post"
+
+// IsPostStep reports whether argv0 (os.Args[0]) is the post entrypoint.
+func IsPostStep(argv0 string) bool { return filepath.Base(argv0) == PostEntrypoint }
+
+// State keys saved for the post step, which sees them as STATE_<key>.
+// Underscores rather than hyphens keep them valid shell variable names.
+const (
+	stateRunID       = "run_id"
+	stateWorkspaceID = "workspace_id"
+	stateAPIURL      = "api_url"
+	stateSettled     = "run_settled"
+)
+
+// RunState is what the post step needs to find a run the main step started.
+type RunState struct {
+	RunID       string
+	WorkspaceID string
+	APIURL      string
+}
+
+// SaveRunState records the run for the post step's backstop, once the run
+// exists and the main step is going to wait for it. Without GITHUB_STATE it
+// does nothing and reports false.
+func SaveRunState(a *githubactions.Action, st RunState) (bool, error) {
+	if a.Getenv("GITHUB_STATE") == "" {
+		return false, nil
+	}
+	for _, kv := range [][2]string{
+		{stateRunID, st.RunID}, {stateWorkspaceID, st.WorkspaceID}, {stateAPIURL, st.APIURL}, {stateSettled, "false"},
+	} {
+		if err := fileCommand(func() { a.SaveState(kv[0], kv[1]) }, kv[1]); err != nil {
+			return false, fmt.Errorf("save state %q: %w", kv[0], err)
+		}
+	}
+	return true, nil
+}
+
+// SettleRunState tells the post step to leave the run alone: the main step
+// saw it end, cancelled it, or leaves it running on purpose (cancel-on-timeout
+// false). Later state lines override earlier ones.
+func SettleRunState(a *githubactions.Action) error {
+	if a.Getenv("GITHUB_STATE") == "" {
+		return nil
+	}
+	if err := fileCommand(func() { a.SaveState(stateSettled, "true") }, ""); err != nil {
+		return fmt.Errorf("save state %q: %w", stateSettled, err)
+	}
+	return nil
+}
+
+// ReadRunState reads, in the post step, the run the main step left behind
+// unsettled; ok is false when there is none.
+func ReadRunState(a *githubactions.Action) (st RunState, ok bool) {
+	get := func(k string) string { return a.Getenv("STATE_" + k) }
+	st = RunState{RunID: get(stateRunID), WorkspaceID: get(stateWorkspaceID), APIURL: get(stateAPIURL)}
+	ok = st.RunID != "" && st.WorkspaceID != "" && get(stateSettled) != "true"
+	return st, ok
+}
+
+// RunCanceller is what cancelling a run needs from the Runtime's HTTP client
+// (internal/client's *Client has these methods).
+type RunCanceller interface {
+	GetRun(ctx context.Context, workspaceID, runID string) (*api.DetailedRun, error)
+	CancelRun(ctx context.Context, workspaceID, runID string) (*api.DetailedRun, error)
+}
+
+// CancelDetached cancels the run even though ctx may be done already (the
+// workflow was cancelled, the signal cancelled ctx), within limit. A run that
+// is terminal already, or turns terminal while being cancelled, is not an
+// error. It returns the run as last seen.
+func CancelDetached(ctx context.Context, c RunCanceller, workspaceID, runID string, limit time.Duration) (*api.DetailedRun, error) {
+	ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer stop()
+	run, err := c.CancelRun(ctx, workspaceID, runID)
+	if err == nil {
+		return run, nil
+	}
+	// The contract answers 400 for a run already terminal: look before
+	// calling it a failure.
+	if got, gerr := c.GetRun(ctx, workspaceID, runID); gerr == nil && got.Status.Terminal() {
+		return got, nil
+	}
+	return nil, fmt.Errorf("cancel run %q: %w", runID, err)
+}
+
+// Post is the post step: when the main step registered a run it did not
+// settle (it was killed while waiting, before it could cancel the run),
+// connect builds a client for the saved Runtime and the run is cancelled if
+// it is not terminal. It prints one line saying what it did.
+func Post(ctx context.Context, a *githubactions.Action, connect func(context.Context, RunState) (RunCanceller, error), limit time.Duration) error {
+	st, ok := ReadRunState(a)
+	if !ok {
+		a.Infof("%s", "runtime-action post: no run left to clean up")
+		return nil
+	}
+	c, err := connect(ctx, st)
+	if err != nil {
+		return fmt.Errorf("post step: connect to the Runtime to cancel run %q: %w", st.RunID, err)
+	}
+	gctx, stop := context.WithTimeout(ctx, limit)
+	run, err := c.GetRun(gctx, st.WorkspaceID, st.RunID)
+	stop()
+	if err != nil {
+		return fmt.Errorf("post step: look up run %q: %w", st.RunID, err)
+	}
+	if run.Status.Terminal() {
+		a.Infof("runtime-action post: run %s is %s, nothing to cancel", st.RunID, run.Status)
+		return nil
+	}
+	before := run.Status
+	run, err = CancelDetached(ctx, c, st.WorkspaceID, st.RunID, limit)
+	if err != nil {
+		return fmt.Errorf("post step: %w", err)
+	}
+	Notice(a, "Run cancelled", fmt.Sprintf("The job ended while run %s (#%d) was %s: the post step cancelled it (now %s).",
+		st.RunID, run.Number, before, run.Status))
+	return nil
+}
