@@ -30,7 +30,12 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, IsTerminal: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
-	return Run(ctx, os.Args[1:], s)
+	args := os.Args[1:]
+	if isPostStep() {
+		// The runner starts the post step with the main step's arguments.
+		args = []string{"action", "post"}
+	}
+	return Run(ctx, args, s)
 }
 
 func isTerminal(f *os.File) bool {
@@ -78,6 +83,18 @@ func newRootCmd(s *Streams) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("runtime-action {{.Version}}\n")
-	root.AddCommand(newServeCmd(s))
+	root.AddCommand(
+		newDeployCmd(s),
+		newDeploymentCmd(s),
+		newConfigurationCmd(s),
+		newRunCmd(s),
+		newRunsCmd(s),
+		newScriptCmd(s),
+		newLoginCmd(s),
+		newLogoutCmd(s),
+		newWhoamiCmd(s),
+		newServeCmd(s),
+		newActionCmd(s),
+	)
 	return root
 }

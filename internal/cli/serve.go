@@ -1,8 +1,415 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
 
-// newServeCmd is replaced by the server's command group.
+	"github.com/caarlos0/env/v11"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/server"
+)
+
+// serveEnvPrefix prefixes the environment forms of the serve flags.
+const serveEnvPrefix = "RUNTIME_SERVER_"
+
+// serveOptions are the serve flags; each has an environment form
+// RUNTIME_SERVER_<env tag>, and a flag given on the command line wins.
+type serveOptions struct {
+	Addr              string        `env:"ADDR"`
+	DataDir           string        `env:"DATA_DIR"`
+	Python            string        `env:"PYTHON"`
+	MaxUpload         byteSize      `env:"MAX_UPLOAD"`
+	MaxConcurrentRuns int           `env:"MAX_CONCURRENT_RUNS"`
+	RunTimeout        time.Duration `env:"RUN_TIMEOUT"`
+	CancelGrace       time.Duration `env:"CANCEL_GRACE"`
+	PublicURL         string        `env:"PUBLIC_URL"`
+	GitHubAPIURL      string        `env:"GITHUB_API_URL"`
+	LogLevel          string        `env:"LOG_LEVEL"`
+}
+
+// defaultDataDir is $XDG_DATA_HOME/runtime-action, else
+// ~/.local/share/runtime-action.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "runtime-action")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "runtime-action")
+	}
+	return ""
+}
+
 func newServeCmd(s *Streams) *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Serve a self-hosted Runtime"}
+	o := &serveOptions{
+		Addr:              server.DefaultAddr,
+		DataDir:           defaultDataDir(s.Getenv),
+		Python:            server.DefaultPython,
+		MaxUpload:         server.DefaultMaxUpload,
+		MaxConcurrentRuns: server.DefaultMaxConcurrentRuns,
+		RunTimeout:        server.DefaultRunTimeout,
+		CancelGrace:       server.DefaultCancelGrace,
+		GitHubAPIURL:      server.DefaultGitHubAPIURL,
+		LogLevel:          "info",
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a self-hosted Runtime",
+		Long: `Serve a self-hosted Runtime: the Runtime API v1 at / and the auth service at /auth
+on one listener, with its state in a data dir (SQLite database, signing key, admin
+token, packages, run logs). Runs are executed as local Python processes.
+
+The first start of an empty data dir creates an organization and a workspace named
+"default" and an admin user, and writes the admin's token to <data-dir>/admin.token
+(mode 0600). Point a client at the server with
+
+  RUNTIME__API_BASE_URL=http://127.0.0.1:30000
+  RUNTIME__AUTH_BASE_URL=http://127.0.0.1:30000/auth
+  RUNTIME__AUTH_TOKEN=$(cat <data-dir>/admin.token)
+
+Every flag has an environment form, RUNTIME_SERVER_<NAME> (e.g. RUNTIME_SERVER_ADDR,
+RUNTIME_SERVER_DATA_DIR, RUNTIME_SERVER_MAX_UPLOAD); a flag on the command line wins
+over the environment.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd, o, s.Getenv); err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), s, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", o.Addr, "address to listen on, host:port (RUNTIME_SERVER_ADDR)")
+	cmd.PersistentFlags().StringVar(&o.DataDir, "data-dir", o.DataDir,
+		"folder of the server's state (RUNTIME_SERVER_DATA_DIR; default $XDG_DATA_HOME/runtime-action, else ~/.local/share/runtime-action)")
+	f.StringVar(&o.Python, "python", o.Python, "Python interpreter that runs scripts (RUNTIME_SERVER_PYTHON)")
+	f.Var(&o.MaxUpload, "max-upload", "largest package accepted, in bytes or with a unit: 16MiB, 500KB, 1GiB (RUNTIME_SERVER_MAX_UPLOAD)")
+	f.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", o.MaxConcurrentRuns, "runs active at once; more wait in pending (RUNTIME_SERVER_MAX_CONCURRENT_RUNS)")
+	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest a run may run before it is stopped and failed (RUNTIME_SERVER_RUN_TIMEOUT)")
+	f.DurationVar(&o.CancelGrace, "cancel-grace", o.CancelGrace, "time between SIGTERM and SIGKILL when a run is stopped (RUNTIME_SERVER_CANCEL_GRACE)")
+	f.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL the server calls itself in answers (RUNTIME_SERVER_PUBLIC_URL; default: the URL each request was sent to)")
+	f.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub API asked on token exchange; GitHub Enterprise: https://HOST/api/v3 (RUNTIME_SERVER_GITHUB_API_URL)")
+	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level on stderr: debug (one line per request), info, warn, error (RUNTIME_SERVER_LOG_LEVEL)")
+	cmd.AddCommand(newServeTokenCmd(s, o), newServeWorkspaceCmd(s, o))
+	return cmd
+}
+
+// applyEnv fills o from RUNTIME_SERVER_* for every flag not given on the
+// command line: env values are parsed into o, then the flags that were
+// given are set again on top.
+func applyEnv(cmd *cobra.Command, o *serveOptions, getenv func(string) string) error {
+	given := map[string]string{}
+	visit := func(f *pflag.Flag) { given[f.Name] = f.Value.String() }
+	cmd.Flags().Visit(visit)
+	cmd.InheritedFlags().Visit(visit)
+	opts := env.Options{Prefix: serveEnvPrefix}
+	params, err := env.GetFieldParamsWithOptions(o, opts)
+	if err != nil {
+		return err
+	}
+	opts.Environment = map[string]string{}
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			opts.Environment[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(o, opts); err != nil {
+		return &usageError{msg: envError(err)}
+	}
+	for name, v := range given {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			f = cmd.InheritedFlags().Lookup(name)
+		}
+		if f != nil {
+			if err := f.Value.Set(v); err != nil {
+				return &usageError{msg: fmt.Sprintf("flag --%s: %v", name, err)}
+			}
+		}
+	}
+	if o.DataDir == "" {
+		return &usageError{msg: "no data dir: pass --data-dir or set RUNTIME_SERVER_DATA_DIR (HOME is not set either)"}
+	}
+	return nil
+}
+
+// envError names the variable of each value the env parser refused.
+func envError(err error) string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return "environment: " + err.Error()
+	}
+	t := reflect.TypeOf(serveOptions{})
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				msgs = append(msgs, fmt.Sprintf("invalid %s%s: %v", serveEnvPrefix, f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, "environment: "+e.Error())
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, &usageError{msg: fmt.Sprintf("invalid --log-level %q: expected debug, info, warn or error", s)}
+	}
+	return l, nil
+}
+
+func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
+	level, err := parseLevel(o.LogLevel)
+	if err != nil {
+		return err
+	}
+	if o.MaxConcurrentRuns < 1 {
+		return &usageError{msg: fmt.Sprintf("invalid --max-concurrent-runs %d: at least 1", o.MaxConcurrentRuns)}
+	}
+	for name, d := range map[string]time.Duration{"run-timeout": o.RunTimeout, "cancel-grace": o.CancelGrace} {
+		if d <= 0 {
+			return &usageError{msg: fmt.Sprintf("invalid --%s %s: it must be positive", name, d)}
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
+	// Processes a run leaves behind come back to us to be reaped, rather
+	// than stay zombies.
+	if err := executor.BecomeSubreaper(); err != nil {
+		logger.Warn("orphaned run processes will be reaped by init", "error", err)
+	}
+	srv, err := server.Open(ctx, server.Config{
+		Addr:              o.Addr,
+		DataDir:           o.DataDir,
+		Python:            o.Python,
+		MaxUpload:         int64(o.MaxUpload),
+		MaxConcurrentRuns: o.MaxConcurrentRuns,
+		RunTimeout:        o.RunTimeout,
+		CancelGrace:       o.CancelGrace,
+		PublicURL:         o.PublicURL,
+		GitHubAPIURL:      o.GitHubAPIURL,
+		Logger:            logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %q: %w (pass another --addr)", o.Addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(s.Err, "Runtime API at %s, auth service at %s/auth\n", url, url)
+	fmt.Fprintf(s.Err, "Data dir: %s\n", srv.DataDir())
+	if srv.FirstStart() {
+		fmt.Fprintf(s.Err, "First start: created the admin token in %s\n", srv.AdminTokenPath())
+	} else {
+		fmt.Fprintf(s.Err, "Admin token: %s\n", srv.AdminTokenPath())
+	}
+	err = srv.Serve(ctx, ln)
+	fmt.Fprintln(s.Err, "Stopping: active runs are stopped, pending runs stay pending")
+	return errors.Join(err, srv.Close())
+}
+
+// openAdmin opens the data dir of o for the admin subcommands.
+func openAdmin(cmd *cobra.Command, s *Streams, o *serveOptions) (*server.Admin, error) {
+	if err := applyEnv(cmd, o, s.Getenv); err != nil {
+		return nil, err
+	}
+	a, err := server.OpenAdmin(cmd.Context(), o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if a.Initialized() {
+		fmt.Fprintf(s.Err, "Initialized the data dir %s: admin token in %s\n", o.DataDir, a.AdminTokenPath())
+	}
+	return a, nil
+}
+
+func newServeTokenCmd(s *Streams, o *serveOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create and revoke tokens of a self-hosted Runtime", Args: cobra.NoArgs}
+	var t server.TokenOptions
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token and print it alone on stdout",
+		Long: `Create a token (a JWT signed with the data dir's key) and print it alone on stdout.
+It works on the data dir directly, also while a server runs on it. --email names the
+user (created when new, default admin@localhost); --workspace restricts the token to
+one workspace, whose member the user becomes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openAdmin(cmd, s, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			tok, err := a.CreateToken(cmd.Context(), t)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.Out, tok)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&t.WorkspaceID, "workspace", "", "restrict the token to this workspace id")
+	create.Flags().StringVar(&t.Email, "email", server.AdminEmail, "email of the token's user")
+	create.Flags().DurationVar(&t.TTL, "ttl", server.DefaultTokenTTL, "lifetime of the token")
+	revoke := &cobra.Command{
+		Use:   "revoke TOKEN_OR_JTI",
+		Short: "Revoke a token, given whole or by its jti",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openAdmin(cmd, s, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			jti, err := a.RevokeToken(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "Revoked token %s\n", jti)
+			return nil
+		},
+	}
+	cmd.AddCommand(create, revoke)
+	return cmd
+}
+
+func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "workspace", Short: "Manage the workspaces of a self-hosted Runtime", Args: cobra.NoArgs}
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a workspace and print its id",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openAdmin(cmd, s, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ws, err := a.CreateWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.Out, ws.ID)
+			return nil
+		},
+	}
+	var output string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the workspaces",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "" && output != "json" && output != "table" {
+				return &usageError{msg: fmt.Sprintf("invalid -o %q: expected json or table", output)}
+			}
+			a, err := openAdmin(cmd, s, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			wss, err := a.Workspaces(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(s.Out, wss)
+			}
+			t := newTable(s.Out, "ID", "NAME", "CREATED")
+			for _, w := range wss {
+				t.row(w.ID, w.Name, fmtTimeV(w.DateAdded))
+			}
+			t.flush()
+			return nil
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	var login, wsID string
+	allow := &cobra.Command{
+		Use:   "allow --github LOGIN",
+		Short: "Let a GitHub account log in by token exchange",
+		Long: `Let a GitHub account log in by exchanging its GitHub token (runtime-action login
+with a GitHub token) for a token of this Runtime, as a member of a workspace (the
+first one unless --workspace is given).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if login == "" {
+				return &usageError{msg: "--github LOGIN is required"}
+			}
+			a, err := openAdmin(cmd, s, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.AllowGitHub(cmd.Context(), login, wsID); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "GitHub user %s may log in\n", login)
+			return nil
+		},
+	}
+	allow.Flags().StringVar(&login, "github", "", "GitHub login to allow")
+	allow.Flags().StringVar(&wsID, "workspace", "", "workspace id (default: the first workspace)")
+	cmd.AddCommand(create, list, allow)
+	return cmd
+}
+
+// byteSize is a size in bytes, given as a number or with a unit (B, KB,
+// MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024).
+type byteSize int64
+
+// String prints the size in bytes, which Set reads back.
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+// Type names the flag's value in help.
+func (b *byteSize) Type() string { return "size" }
+
+// Set parses a size.
+func (b *byteSize) Set(s string) error {
+	v, err := parseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+// UnmarshalText lets the env parser read a size.
+func (b *byteSize) UnmarshalText(t []byte) error { return b.Set(string(t)) }
+
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid size %q: expected a positive number of bytes, or one with a unit such as 16MiB", s)
+	}
+	mult := map[string]int64{"": 1, "b": 1, "kb": 1000, "mb": 1000 * 1000, "gb": 1000 * 1000 * 1000,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KB, MB, GB, KiB, MiB or GiB)", s, t[i:])
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return n * mult, nil
 }

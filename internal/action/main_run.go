@@ -1,0 +1,217 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/deploy"
+)
+
+func (s *step) run(ctx context.Context, eng *deploy.Engine) error {
+	in := s.in
+	var script *api.Script
+	err := Group(s.a, PhaseScript, func() error {
+		name, err := deploy.ScriptName(s.root, s.root, in.Script)
+		if err != nil {
+			return err
+		}
+		typ := api.ScriptBatch
+		if in.Interactive {
+			typ = api.ScriptInteractive
+		}
+		script, _, err = eng.UpsertScript(ctx, name, deploy.ScriptSpec{Type: typ, Profile: in.Profile})
+		return err
+	})
+	if err != nil {
+		return Fail("Script failed", err, "The script input is a path relative to working-directory, e.g. pipelines/load.py.")
+	}
+	s.sum.Script, s.out.ScriptURL, s.sum.ScriptURL = script.Name, script.ScriptURL, script.ScriptURL
+
+	var ghDeploy *Deployment
+	if in.Environment != "" {
+		ghDeploy = StartGitHubDeployment(ctx, s.a, s.gh, in.RepoToken, in.Environment, "dlt Runtime: "+script.Name, s.env.GitHubHTTP)
+	}
+	success := false
+	defer func() {
+		ghDeploy.Finish(context.WithoutCancel(ctx), s.a, success, fmt.Sprintf("run %s: %s", s.out.RunID, s.out.Status), s.out.ScriptURL)
+	}()
+
+	var run *api.Run
+	err = Group(s.a, PhaseRun, func() (err error) {
+		run, err = eng.StartRun(ctx, script, in.Profile)
+		if err != nil {
+			return err
+		}
+		s.a.Infof("run #%d of %q started: %s", run.Number, script.Name, run.ID)
+		return nil
+	})
+	if err != nil {
+		return Fail("Run not started", err, "")
+	}
+	s.setRun(&api.DetailedRun{Run: *run, Script: *script})
+	if !in.Wait {
+		success = true
+		return nil
+	}
+	if _, err := SaveRunState(s.a, RunState{RunID: run.ID, WorkspaceID: s.workspaceID, APIURL: s.apiURL}); err != nil {
+		s.a.Warningf("save the run for the post step: %v", err)
+	}
+	final, err := s.follow(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	success = final.Status == api.StatusCompleted
+	return runFailure(final)
+}
+
+// setRun records what is known of the run in the outputs and the summary.
+func (s *step) setRun(r *api.DetailedRun) {
+	s.out.RunID, s.out.RunNumber, s.out.Status = r.ID, r.Number, r.Status
+	s.sum.RunID, s.sum.RunNumber, s.sum.Status = r.ID, r.Number, r.Status
+	if r.Profile != nil {
+		s.sum.Profile = *r.Profile
+	}
+	if r.Script.ScriptURL != "" {
+		s.out.ScriptURL, s.sum.ScriptURL = r.Script.ScriptURL, r.Script.ScriptURL
+	}
+	if r.Duration != nil {
+		d := time.Duration(*r.Duration) * time.Second
+		s.out.Duration, s.sum.Duration = &d, &d
+	}
+}
+
+// follow streams the run's log into the job log until the run ends, the
+// timeout passes, or the workflow is cancelled (ctx done), cancelling the
+// run in the last two cases.
+func (s *step) follow(ctx context.Context, runID string) (*api.DetailedRun, error) {
+	var final *api.DetailedRun
+	err := Group(s.a, PhaseLogs, func() error {
+		log, err := NewRunLog(s.env.Stdout, s.m, LogDir(s.a.Getenv), 100)
+		if err != nil {
+			s.a.Warningf("%v", err)
+		}
+		fctx, cancel := context.WithTimeout(ctx, s.in.Timeout)
+		defer cancel()
+		var last api.RunStatus
+		final, err = s.c.Follow(fctx, s.workspaceID, runID, client.FollowHandler{
+			OnLog: func(text string) {
+				if log != nil {
+					log.Write([]byte(text))
+				}
+			},
+			OnStatus: func(r *api.DetailedRun) {
+				if r.Status == last {
+					return
+				}
+				last = r.Status
+				if log != nil {
+					log.Pause()
+				}
+				s.a.Infof("run #%d: %s", r.Number, r.Status)
+			},
+		})
+		if log != nil {
+			log.Close()
+			s.out.LogsFile = log.Path()
+			s.sum.LogTail = log.Tail()
+		}
+		return err
+	})
+	if err == nil {
+		s.setRun(final)
+		if err := SettleRunState(s.a); err != nil {
+			s.a.Warningf("%v", err)
+		}
+		return final, nil
+	}
+	switch {
+	case ctx.Err() != nil:
+		// The workflow was cancelled: stop the run before the runner kills us.
+		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
+		if cerr != nil {
+			return nil, Fail("Run not cancelled", fmt.Errorf("the workflow was cancelled, and cancelling run %s failed: %w", runID, cerr), "Cancel it by hand: runtime-action runs "+runID+" cancel")
+		}
+		s.setRun(r)
+		SettleRunState(s.a)
+		return nil, Fail("Workflow cancelled", fmt.Errorf("the workflow was cancelled: run %s was cancelled (now %s)", runID, r.Status), "")
+	case errors.Is(err, context.DeadlineExceeded):
+		if !s.in.CancelOnTimeout {
+			SettleRunState(s.a)
+			if r, gerr := s.c.GetRun(context.WithoutCancel(ctx), s.workspaceID, runID); gerr == nil {
+				s.setRun(r)
+			}
+			return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s; it goes on (cancel-on-timeout is false)", runID, s.in.Timeout), "Raise the timeout input, or follow it with: runtime-action runs "+runID+" logs -f")
+		}
+		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
+		if cerr != nil {
+			return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s, and cancelling it failed: %w", runID, s.in.Timeout, cerr), "")
+		}
+		s.setRun(r)
+		SettleRunState(s.a)
+		return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s: it was cancelled", runID, s.in.Timeout), "Raise the timeout input, or set cancel-on-timeout: false to leave long runs going.")
+	}
+	return nil, Fail("Following the run failed", fmt.Errorf("follow run %s: %w", runID, err), "")
+}
+
+// runFailure turns a terminal run that did not complete into the step's failure.
+func runFailure(r *api.DetailedRun) error {
+	switch r.Status {
+	case api.StatusCompleted:
+		return nil
+	case api.StatusCancelled:
+		return Fail("Run cancelled", fmt.Errorf("run #%d of %q was cancelled", r.Number, r.Script.Name), "")
+	default:
+		return Fail("Run "+string(r.Status), fmt.Errorf("run #%d of %q %s", r.Number, r.Script.Name, r.Status), "The run's log is above (group \"Logs\") and in the logs-file output.")
+	}
+}
+
+// report writes the outputs and the job summary, whatever the outcome.
+func (s *step) report() {
+	if _, err := WriteOutputs(s.a, s.out); err != nil {
+		s.a.Warningf("write the outputs: %v", err)
+	}
+	if s.planWritten || s.m == nil {
+		return
+	}
+	if _, err := WriteSummary(s.a, s.m, RenderSummary(s.sum)); err != nil {
+		s.a.Warningf("write the job summary: %v", err)
+	}
+}
+
+// PostMain runs the post step: the cancel backstop for a run the main step
+// registered but could not settle.
+func PostMain(ctx context.Context, env Env) int {
+	a := githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv))
+	s := &step{env: env, a: a}
+	err := Post(ctx, a, func(ctx context.Context, st RunState) (RunCanceller, error) {
+		in, _ := ReadInputs(a)
+		s.in = in
+		s.m = NewMasker(a)
+		s.m.Add(in.Token)
+		s.m.Add(in.GitHubToken)
+		s.gh, _ = LoadContext(a)
+		if in.APIURL == "" {
+			in.APIURL = st.APIURL
+		}
+		s.in = in
+		opts := clientOptionsFor(env, st.APIURL, firstNonEmpty(in.AuthURL, st.APIURL+"/auth"))
+		tok, _, err := s.token(ctx, opts, workspaceSettingsFor(s, env))
+		if err != nil {
+			return nil, err
+		}
+		s.m.Add(tok)
+		opts.Token = tok
+		return client.New(opts), nil
+	}, env.cancelLimit())
+	if err != nil {
+		Annotate(a, s.m, err)
+		return 1
+	}
+	return 0
+}

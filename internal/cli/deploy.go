@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/deploy"
+)
+
+type deployOptions struct {
+	global      *globalOptions
+	Script      string
+	Profile     string
+	Interactive bool
+	NoWait      bool
+	Timeout     time.Duration
+	DryRun      bool
+}
+
+func newDeployCmd(s *Streams) *cobra.Command {
+	o := &deployOptions{global: &globalOptions{}}
+	cmd := &cobra.Command{
+		Use:   "deploy SCRIPT",
+		Short: "Sync code and settings, then run a script and follow it",
+		Long: `Deploy the workspace and run one of its scripts: upload the code (deployment) and the
+settings (configuration) when they changed, create or update the script, start a run and
+follow it to its end, printing its log.
+
+SCRIPT is the path of the script's file; its name on the Runtime is that path relative
+to the workspace root.
+
+Exit codes: 0 completed, 3 failed, 4 cancelled, 5 timed out while waiting, 1 other errors,
+2 usage, 6 Runtime unreachable, 7 not logged in or token refused.`,
+		Example: `  runtime-action deploy fruitshop_pipeline.py
+  runtime-action deploy -C examples/fruitshop fruitshop_pipeline.py -p prod
+  runtime-action deploy app.py -i --no-wait
+  runtime-action deploy pipeline.py --dry-run -o json`,
+		Args: exactArgs(1, "SCRIPT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Script = args[0]
+			return runDeploy(cmd.Context(), s, o)
+		},
+	}
+	bindGlobal(cmd, o.global)
+	f := cmd.Flags()
+	f.StringVarP(&o.Profile, "profile", "p", "dev", "profile the run uses (its settings come from .dlt/<profile>.*.toml)")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "the script is an interactive app (notebook, dashboard): print its URL once it runs")
+	f.BoolVar(&o.NoWait, "no-wait", false, "start the run and return without following it")
+	f.DurationVar(&o.Timeout, "timeout", 0, "stop waiting after this long (e.g. 30m; 0: no limit); the run goes on")
+	f.BoolVar(&o.DryRun, "dry-run", false, "upload nothing and start nothing: print what would be done")
+	return cmd
+}
+
+// exactArgs is cobra.ExactArgs with a message that names what is missing.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &usageError{fmt.Sprintf("%s expects %s (got %d arguments); see %q", cmd.CommandPath(), names, len(args), cmd.CommandPath()+" --help")}
+		}
+		return nil
+	}
+}
+
+func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
+	if !api.ValidProfile(o.Profile) {
+		return &usageError{fmt.Sprintf("invalid profile name %q: use letters, digits, - and _", o.Profile)}
+	}
+	c, err := o.global.connect(ctx, s)
+	if err != nil {
+		return connErr(err)
+	}
+	defer c.Close()
+	name, err := deploy.ScriptName(c.Root, c.Cwd, o.Script)
+	if err != nil {
+		return err
+	}
+	eng := c.engine(stderrReporter{s.Err})
+	dep, err := eng.SyncDeployment(ctx, o.DryRun)
+	if err != nil {
+		return connErr(err)
+	}
+	conf, err := eng.SyncConfiguration(ctx, o.DryRun)
+	if err != nil {
+		return connErr(err)
+	}
+	spec := deploy.ScriptSpec{Type: api.ScriptBatch, Profile: o.Profile}
+	if o.Interactive {
+		spec.Type = api.ScriptInteractive
+	}
+	if o.DryRun {
+		return printDeployPlan(ctx, s, c, o, name, spec, dep, conf)
+	}
+	script, _, err := eng.UpsertScript(ctx, name, spec)
+	if err != nil {
+		return connErr(err)
+	}
+	run, err := eng.StartRun(ctx, script, o.Profile)
+	if err != nil {
+		return connErr(err)
+	}
+	fmt.Fprintf(s.Err, "Run #%d of %q started: %s\n", run.Number, script.Name, run.ID)
+	if o.NoWait && !c.Embedded {
+		return printRunStarted(s, o.global, run)
+	}
+	if o.NoWait {
+		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
+	}
+	return waitRun(ctx, s, c, o.global, run.ID, waitOptions{Timeout: o.Timeout, Interactive: o.Interactive})
+}
+
+func printRunStarted(s *Streams, g *globalOptions, run *api.Run) error {
+	if g.json() {
+		return printJSON(s.Out, run)
+	}
+	fmt.Fprintln(s.Out, run.ID)
+	return nil
+}
+
+// deployPlan is the JSON shape of deploy --dry-run.
+type deployPlan struct {
+	Deployment    deploy.Plan `json:"deployment"`
+	Configuration deploy.Plan `json:"configuration"`
+	Script        scriptPlan  `json:"script"`
+}
+
+type scriptPlan struct {
+	Name        string  `json:"name"`
+	EntryPoint  string  `json:"entry_point"`
+	ScriptType  string  `json:"script_type"`
+	Profile     string  `json:"profile"`
+	Exists      bool    `json:"exists"`
+	WouldUpdate bool    `json:"would_update"`
+	Version     *int    `json:"version"`
+	Schedule    *string `json:"schedule"`
+}
+
+func printDeployPlan(ctx context.Context, s *Streams, c *conn, o *deployOptions, name string, spec deploy.ScriptSpec, dep, conf *deploy.SyncResult) error {
+	sp := scriptPlan{Name: name, EntryPoint: name, ScriptType: string(spec.Type), Profile: spec.Profile, WouldUpdate: true}
+	existing, err := c.Client.GetScript(ctx, c.WorkspaceID, name)
+	if err != nil && !client.IsNotFound(err) {
+		return connErr(fmt.Errorf("get script %q: %w", name, err))
+	}
+	if existing != nil {
+		v := existing.Version
+		sp.Exists, sp.Version, sp.Schedule = true, &v, existing.Schedule
+		sp.WouldUpdate = existing.EntryPoint != name || string(existing.ScriptType) != sp.ScriptType || deref(existing.Profile, "") != spec.Profile
+	}
+	if o.global.json() {
+		return printJSON(s.Out, deployPlan{Deployment: dep.Plan, Configuration: conf.Plan, Script: sp})
+	}
+	printPlanText(s.Out, &dep.Plan)
+	printPlanText(s.Out, &conf.Plan)
+	state := "would be created"
+	if sp.Exists && sp.WouldUpdate {
+		state = "would be updated"
+	} else if sp.Exists {
+		state = "unchanged"
+	}
+	fmt.Fprintf(s.Out, "script %q (%s, profile %s): %s\n", name, sp.ScriptType, spec.Profile, state)
+	fmt.Fprintln(s.Out, "a run would be started (dry run: nothing was uploaded or started)")
+	return nil
+}
+
+func printPlanText(w io.Writer, p *deploy.Plan) {
+	latest := "none"
+	if p.LatestContentHash != nil {
+		latest = *p.LatestContentHash
+	}
+	action := "unchanged, would not upload"
+	if p.WouldUpload {
+		action = "would upload"
+	}
+	fmt.Fprintf(w, "%s: %d files, %s, content hash %s (latest on the Runtime: %s): %s\n",
+		p.Kind, p.FileCount, deploy.HumanBytes(p.SizeInBytes), p.ContentHash, latest, action)
+	for _, it := range p.Files {
+		link := ""
+		if it.Linkname != "" {
+			link = " -> " + it.Linkname
+		}
+		fmt.Fprintf(w, "  %10s  %s%s\n", deploy.HumanBytes(it.SizeInBytes), it.RelativePath, link)
+	}
+}
+
+type waitOptions struct {
+	Timeout     time.Duration
+	Interactive bool
+	// Quiet prints no log text (runs info --wait -o json prints only the result).
+	Quiet bool
+}
+
+// waitRun follows a run to its end, printing status changes on stderr and
+// the log text on stdout (stderr with -o json), and turns the outcome into an
+// exit code.
+func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID string, o waitOptions) error {
+	fctx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	logw := s.Out
+	if g.json() {
+		logw = s.Err
+	}
+	var last api.RunStatus
+	urlShown := false
+	final, err := c.Client.Follow(fctx, c.WorkspaceID, runID, client.FollowHandler{
+		OnLog: func(text string) {
+			if !o.Quiet {
+				io.WriteString(logw, text)
+			}
+		},
+		OnStatus: func(run *api.DetailedRun) {
+			if run.Status != last {
+				last = run.Status
+				fmt.Fprintf(s.Err, "Run #%d: %s\n", run.Number, run.Status)
+			}
+			if o.Interactive && !urlShown && run.Status == api.StatusRunning && run.Script.ScriptURL != "" {
+				urlShown = true
+				fmt.Fprintf(s.Err, "App running at %s\n", run.Script.ScriptURL)
+			}
+		},
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for run %s; it goes on: follow it with \"runtime-action runs %s logs -f\" or stop it with \"runtime-action runs %s cancel\"", o.Timeout, runID, runID, runID))
+		}
+		if ctx.Err() != nil {
+			return withCode(ExitCancelled, fmt.Errorf("stopped following run %s; it goes on on the Runtime", runID))
+		}
+		return connErr(fmt.Errorf("follow run %s: %w", runID, err))
+	}
+	if g.json() {
+		if err := printJSON(s.Out, final); err != nil {
+			return err
+		}
+	}
+	return runOutcome(final)
+}
+
+// runOutcome maps a terminal run to the command's exit code.
+func runOutcome(run *api.DetailedRun) error {
+	switch run.Status {
+	case api.StatusCompleted:
+		return nil
+	case api.StatusCancelled:
+		return &exitError{code: ExitCancelled, msg: fmt.Sprintf("run #%d of %q was cancelled", run.Number, run.Script.Name)}
+	case api.StatusSkipped:
+		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q was skipped", run.Number, run.Script.Name)}
+	default:
+		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q %s; see its log: runtime-action runs %s logs", run.Number, run.Script.Name, run.Status, run.ID)}
+	}
+}

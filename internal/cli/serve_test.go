@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/dlthub/runtime-action/internal/api"
+)
+
+func TestParseByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  string
+	}{
+		{"16777216", 16 << 20, ""},
+		{"16MiB", 16 << 20, ""},
+		{"16 mib", 16 << 20, ""},
+		{"500KB", 500000, ""},
+		{"1GiB", 1 << 30, ""},
+		{"2gb", 2e9, ""},
+		{"10B", 10, ""},
+		{"0", 0, "positive"},
+		{"-1", 0, "positive"},
+		{"MiB", 0, "positive"},
+		{"1.5MiB", 0, "unknown unit"},
+		{"3 parsecs", 0, "unknown unit"},
+		{"99999999999GiB", 0, "too large"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseByteSize(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %d %v, want error %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %d %v, want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// runServeCmd runs the command line with env as the environment.
+func runServeCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := &Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }}
+	code := Run(context.Background(), args, s)
+	return code, out.String(), errb.String()
+}
+
+func TestServeAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	other := t.TempDir()
+	env := map[string]string{"RUNTIME_SERVER_DATA_DIR": dir, "HOME": t.TempDir()}
+
+	code, out, errs := runServeCmd(t, env, "serve", "workspace", "create", "analytics")
+	if code != ExitOK {
+		t.Fatalf("workspace create: %d %s", code, errs)
+	}
+	if !strings.Contains(errs, filepath.Join(dir, "admin.token")) {
+		t.Errorf("first use does not say where the admin token is: %q", errs)
+	}
+	wsID := strings.TrimSpace(out)
+
+	code, out, _ = runServeCmd(t, env, "serve", "workspace", "list", "-o", "json")
+	var wss []api.Workspace
+	if err := json.Unmarshal([]byte(out), &wss); code != ExitOK || err != nil || len(wss) != 2 || wss[1].ID != wsID || wss[1].Name != "analytics" {
+		t.Fatalf("workspace list: %d %v %s", code, err, out)
+	}
+	code, out, _ = runServeCmd(t, env, "serve", "workspace", "list")
+	if code != ExitOK || !strings.Contains(out, "analytics") || !strings.HasPrefix(out, "ID") {
+		t.Errorf("workspace list table: %q", out)
+	}
+
+	// the flag wins over the environment: this goes to the other dir
+	code, out, errs = runServeCmd(t, env, "serve", "token", "create", "--data-dir", other, "--email", "ci@example.com", "--ttl", "1h")
+	if code != ExitOK {
+		t.Fatalf("token create: %d %s", code, errs)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || strings.Count(tok, ".") != 2 {
+		t.Errorf("token create prints %q", out)
+	}
+	code, _, errs = runServeCmd(t, env, "serve", "token", "revoke", tok)
+	if code != ExitError || !strings.Contains(errs, "not issued with this data dir's key") {
+		t.Errorf("revoke in the env's dir of a token of the other: %d %s", code, errs)
+	}
+	code, out, errs = runServeCmd(t, env, "serve", "token", "revoke", "--data-dir", other, tok)
+	var c jwt.MapClaims
+	jwt.NewParser().ParseUnverified(tok, &c)
+	if code != ExitOK || !strings.Contains(out, c["jti"].(string)) {
+		t.Errorf("revoke: %d %s %s", code, out, errs)
+	}
+
+	code, out, errs = runServeCmd(t, env, "serve", "token", "create", "--workspace", wsID)
+	if code != ExitOK {
+		t.Fatalf("restricted token: %d %s", code, errs)
+	}
+	c = jwt.MapClaims{}
+	jwt.NewParser().ParseUnverified(strings.TrimSpace(out), &c)
+	if c["workspace_id"] != wsID || c["email"] != "admin@localhost" {
+		t.Errorf("claims %v", c)
+	}
+
+	code, out, errs = runServeCmd(t, env, "serve", "workspace", "allow", "--github", "octocat", "--workspace", wsID)
+	if code != ExitOK || !strings.Contains(out, "octocat") {
+		t.Errorf("allow: %d %s %s", code, out, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "workspace", "allow"}, ExitUsage, "--github LOGIN is required"},
+		{[]string{"serve", "workspace", "allow", "--github", "-bad-"}, ExitError, "invalid GitHub login"},
+		{[]string{"serve", "workspace", "list", "-o", "yaml"}, ExitUsage, `invalid -o "yaml"`},
+		{[]string{"serve", "token", "create", "--workspace", "nope"}, ExitError, `workspace "nope" not found`},
+		{[]string{"serve", "token", "revoke"}, ExitUsage, "accepts 1 arg"},
+		{[]string{"serve", "--log-level", "loud"}, ExitUsage, `invalid --log-level "loud"`},
+		{[]string{"serve", "--max-upload", "lots"}, ExitUsage, "invalid size"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, errs := runServeCmd(t, env, tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Errorf("got %d %q, want %d %q", code, errs, tc.code, tc.want)
+			}
+		})
+	}
+	bad := map[string]string{"RUNTIME_SERVER_DATA_DIR": dir, "RUNTIME_SERVER_MAX_UPLOAD": "huge"}
+	if code, _, errs := runServeCmd(t, bad, "serve"); code != ExitUsage || !strings.Contains(errs, "RUNTIME_SERVER_MAX_UPLOAD") {
+		t.Errorf("bad env: %d %s", code, errs)
+	}
+}
+
+func TestServeHelp(t *testing.T) {
+	code, out, _ := runServeCmd(t, map[string]string{"HOME": "/home/u"}, "serve", "--help")
+	for _, want := range []string{"--addr", "--data-dir", "--python", "--max-upload", "--max-concurrent-runs", "--run-timeout",
+		"--cancel-grace", "--public-url", "--github-api-url", "--log-level", "RUNTIME_SERVER_", "/home/u/.local/share/runtime-action"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	if code != ExitOK {
+		t.Errorf("exit %d", code)
+	}
+	for _, args := range [][]string{{"serve", "token", "create", "--help"}, {"serve", "token", "revoke", "--help"},
+		{"serve", "workspace", "create", "--help"}, {"serve", "workspace", "list", "--help"}, {"serve", "workspace", "allow", "--help"}} {
+		if code, out, _ := runServeCmd(t, nil, args...); code != ExitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: %d", args, code)
+		}
+	}
+}

@@ -1,0 +1,333 @@
+// Package deploy holds the steps that the command line and the GitHub Action
+// share: sync the deployment (code) and the configuration (settings), create or
+// update the script, start a run and follow it to its end.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/pack"
+	"github.com/dlthub/runtime-action/internal/workspace"
+)
+
+// Kind names a package kind.
+type Kind string
+
+// The two package kinds.
+const (
+	KindDeployment    Kind = "deployment"
+	KindConfiguration Kind = "configuration"
+)
+
+// Reporter receives progress: a line when something changes.
+type Reporter interface {
+	Progress(msg string)
+	Warn(msg string)
+}
+
+// Engine runs the steps against one workspace of one Runtime.
+type Engine struct {
+	Client      *client.Client
+	WorkspaceID string
+	Root        string // the workspace folder
+	Report      Reporter
+}
+
+func (e *Engine) progress(format string, args ...any) {
+	if e.Report != nil {
+		e.Report.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+func (e *Engine) warn(format string, args ...any) {
+	if e.Report != nil {
+		e.Report.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// Plan is what a sync would do (or did) for one package. Its JSON shape is
+// documented in README.md and stable.
+type Plan struct {
+	Kind              Kind        `json:"kind"`
+	ContentHash       string      `json:"content_hash"`
+	FileCount         int         `json:"file_count"`
+	SizeInBytes       int64       `json:"size_in_bytes"`
+	Files             []pack.Item `json:"files"`
+	LatestContentHash *string     `json:"latest_content_hash"`
+	WouldUpload       bool        `json:"would_upload"`
+	// LatestFiles are the file names of the latest package on the Runtime, to
+	// tell what a sync adds and removes.
+	LatestFiles []string `json:"-"`
+}
+
+// Added lists the files of the plan that the latest package does not hold.
+func (p *Plan) Added() []string {
+	have := make(map[string]bool, len(p.LatestFiles))
+	for _, f := range p.LatestFiles {
+		have[f] = true
+	}
+	var out []string
+	for _, it := range p.Files {
+		if !have[it.RelativePath] {
+			out = append(out, it.RelativePath)
+		}
+	}
+	return out
+}
+
+// Removed lists the files of the latest package that the plan does not hold.
+func (p *Plan) Removed() []string {
+	have := make(map[string]bool, len(p.Files))
+	for _, it := range p.Files {
+		have[it.RelativePath] = true
+	}
+	var out []string
+	for _, f := range p.LatestFiles {
+		if !have[f] {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SyncResult is the outcome of a package sync.
+type SyncResult struct {
+	Plan    Plan
+	Package *api.PackageInfo // the package on the Runtime after the sync (nil on dry run with none)
+	// Profiles is set for configurations.
+	Profiles string
+	// Changed reports whether a new version was made.
+	Changed bool
+}
+
+// SyncDeployment uploads the workspace's code unless the Runtime already holds
+// exactly this content.
+func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, error) {
+	sel, err := workspace.SelectDeployment(e.Root)
+	if err != nil {
+		return nil, fmt.Errorf("select deployment files: %w", err)
+	}
+	for _, w := range sel.Warnings {
+		e.warn("%s", w)
+	}
+	if len(sel.SecretLike) > 0 {
+		e.warn("these files look like secrets and would be deployed: %s (add them to .gitignore if they should stay local)", strings.Join(sel.SecretLike, ", "))
+	}
+	latest, err := e.Client.LatestDeployment(ctx, e.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("get latest deployment: %w", err)
+	}
+	res := &SyncResult{Plan: planFor(KindDeployment, sel, latest)}
+	if !res.Plan.WouldUpload {
+		res.Package = latest
+		e.progress("deployment unchanged (version %d, %s)", latest.Version, sel.ContentHash())
+		return res, nil
+	}
+	if dryRun {
+		res.Changed = true
+		return res, nil
+	}
+	body, err := tarball(sel)
+	if err != nil {
+		return nil, fmt.Errorf("package deployment: %w", err)
+	}
+	e.progress("uploading deployment: %d files, %s", len(sel.Files), humanBytes(int64(len(body))))
+	dep, err := e.Client.UploadDeployment(ctx, e.WorkspaceID, body)
+	if err != nil {
+		return nil, fmt.Errorf("upload deployment: %w", tooLarge(err, sel))
+	}
+	res.Package, res.Changed = dep, latest == nil || dep.ID != latest.ID
+	e.progress("deployment version %d uploaded", dep.Version)
+	return res, nil
+}
+
+// SyncConfiguration uploads the workspace's settings unless the Runtime
+// already holds exactly this content.
+func (e *Engine) SyncConfiguration(ctx context.Context, dryRun bool) (*SyncResult, error) {
+	sel, err := workspace.SelectConfiguration(e.Root)
+	if err != nil {
+		return nil, fmt.Errorf("select configuration files: %w", err)
+	}
+	for _, w := range sel.Warnings {
+		e.warn("%s", w)
+	}
+	latest, err := e.Client.LatestConfiguration(ctx, e.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("get latest configuration: %w", err)
+	}
+	var latestInfo *api.PackageInfo
+	if latest != nil {
+		latestInfo = &latest.PackageInfo
+	}
+	res := &SyncResult{Plan: planFor(KindConfiguration, sel, latestInfo)}
+	if !res.Plan.WouldUpload {
+		res.Package, res.Profiles = latestInfo, latest.Profiles
+		e.progress("configuration unchanged (version %d, %s)", latest.Version, sel.ContentHash())
+		return res, nil
+	}
+	if dryRun {
+		res.Changed = true
+		return res, nil
+	}
+	body, err := tarball(sel)
+	if err != nil {
+		return nil, fmt.Errorf("package configuration: %w", err)
+	}
+	e.progress("uploading configuration: %d files, %s", len(sel.Files), humanBytes(int64(len(body))))
+	conf, err := e.Client.UploadConfiguration(ctx, e.WorkspaceID, body)
+	if err != nil {
+		return nil, fmt.Errorf("upload configuration: %w", tooLarge(err, sel))
+	}
+	res.Package, res.Profiles = &conf.PackageInfo, conf.Profiles
+	res.Changed = latest == nil || conf.ID != latest.ID
+	e.progress("configuration version %d uploaded", conf.Version)
+	return res, nil
+}
+
+func planFor(kind Kind, sel *workspace.Selection, latest *api.PackageInfo) Plan {
+	p := Plan{
+		Kind:        kind,
+		ContentHash: sel.ContentHash(),
+		FileCount:   len(sel.Files),
+		SizeInBytes: sel.Size(),
+		Files:       sel.Files,
+		WouldUpload: true,
+	}
+	if p.Files == nil {
+		p.Files = []pack.Item{}
+	}
+	if latest != nil {
+		h := latest.ContentHash
+		p.LatestContentHash = &h
+		p.LatestFiles = latest.Files()
+		p.WouldUpload = h != p.ContentHash
+	}
+	return p
+}
+
+func tarball(sel *workspace.Selection) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := sel.WriteTarGz(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// tooLarge adds the ten largest files and the usual remedy to a 413.
+func tooLarge(err error, sel *workspace.Selection) error {
+	if !client.IsStatus(err, http.StatusRequestEntityTooLarge) {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("the package is too large for the Runtime; the largest files are:")
+	for _, it := range sel.Largest(10) {
+		fmt.Fprintf(&b, "\n  %10s  %s", humanBytes(it.SizeInBytes), it.RelativePath)
+	}
+	b.WriteString("\nadd what the pipeline does not need (data, build output, virtualenvs) to .gitignore")
+	return fmt.Errorf("%w\n%s", err, b.String())
+}
+
+// ScriptSpec is what a deploy or run asks of a script.
+type ScriptSpec struct {
+	Type    api.ScriptType // "" keeps an existing script's type (batch for a new one)
+	Profile string         // "" keeps an existing script's profile
+}
+
+// ScriptName turns a script path into its name on the Runtime: the path
+// relative to the workspace root, with forward slashes. The file must exist
+// inside the workspace.
+func ScriptName(root, cwd, path string) (string, error) {
+	abs := path
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(cwd, path)
+	}
+	abs = filepath.Clean(abs)
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("script %q is outside the workspace %q", path, root)
+	}
+	fi, err := statFile(abs)
+	if err != nil {
+		return "", fmt.Errorf("script %q not found in the workspace %q", path, root)
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("script %q is a folder, not a file", path)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// UpsertScript creates the script or updates it when a field changed; an
+// existing script keeps its schedule, description and active flag.
+func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec) (*api.Script, bool, error) {
+	existing, err := e.Client.GetScript(ctx, e.WorkspaceID, name)
+	if err != nil && !client.IsNotFound(err) {
+		return nil, false, fmt.Errorf("get script %q: %w", name, err)
+	}
+	req := api.CreateScriptRequest{Name: name, EntryPoint: name, ScriptType: spec.Type}
+	if spec.Profile != "" {
+		p := spec.Profile
+		req.Profile = &p
+	}
+	if existing != nil {
+		s := existing.Script
+		active := s.Active
+		req.Active, req.Description, req.Schedule = &active, s.Description, s.Schedule
+		if req.ScriptType == "" {
+			req.ScriptType = s.ScriptType
+		}
+		if req.Profile == nil {
+			req.Profile = s.Profile
+		}
+		if s.EntryPoint == req.EntryPoint && s.ScriptType == req.ScriptType && eqPtr(s.Profile, req.Profile) {
+			e.progress("script %q unchanged (version %d)", name, s.Version)
+			return &s, false, nil
+		}
+	}
+	if req.ScriptType == "" {
+		req.ScriptType = api.ScriptBatch
+	}
+	s, err := e.Client.UpsertScript(ctx, e.WorkspaceID, req)
+	if err != nil {
+		return nil, false, fmt.Errorf("create or update script %q: %w", name, err)
+	}
+	if existing == nil {
+		e.progress("script %q created", name)
+	} else {
+		e.progress("script %q updated to version %d", name, s.Version)
+	}
+	return s, true, nil
+}
+
+func eqPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// StartRun starts a run of the script with the given profile ("" keeps the
+// script's).
+func (e *Engine) StartRun(ctx context.Context, script *api.Script, profile string) (*api.Run, error) {
+	req := api.CreateRunRequest{ScriptIDOrName: script.Name}
+	if profile != "" {
+		req.Profile = &profile
+	}
+	run, err := e.Client.CreateRun(ctx, e.WorkspaceID, req, script.ID)
+	if err != nil {
+		return nil, fmt.Errorf("start run of %q: %w", script.Name, err)
+	}
+	return run, nil
+}
+
+// ErrRunNotTerminal is returned by Follow's callers when waiting stopped first.
+var ErrRunNotTerminal = errors.New("run has not ended")

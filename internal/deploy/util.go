@@ -1,0 +1,25 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+)
+
+func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }
+
+// humanBytes prints a size the way people read it: 512 B, 1.5 KiB, 16.0 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// HumanBytes is humanBytes for the command line and the Action.
+func HumanBytes(n int64) string { return humanBytes(n) }

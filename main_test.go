@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/dlthub/runtime-action/internal/cli"
+	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/server"
+)
+
+var update = flag.Bool("update", false, "update testscript golden output in testdata/scripts")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"runtime-action": func() { os.Exit(cli.Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/scripts",
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			if err := os.MkdirAll(home, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("EXAMPLES", examplesDir())
+			if py := os.Getenv("RUNTIME_SERVER_PYTHON"); py != "" {
+				env.Setenv("RUNTIME_SERVER_PYTHON", py)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"runtime-server": cmdRuntimeServer,
+			"capture":        cmdCapture,
+			"wait-run":       cmdWaitRun,
+			"fake-github":    cmdFakeGitHub,
+			"gen-files":      cmdGenFiles,
+			"exits":          cmdExits,
+			"write-file":     cmdWriteFile,
+		},
+	})
+}
+
+func examplesDir() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "examples")
+}
+
+// cmdRuntimeServer starts a Runtime server in the test process, on a free
+// loopback port, and points the script's environment at it:
+// RUNTIME__API_BASE_URL, RUNTIME__AUTH_BASE_URL, RUNTIME__AUTH_TOKEN (the
+// admin token), RUNTIME__WORKSPACE_ID (the default workspace), and
+// SERVER_URL, SERVER_DATA, WORKSPACE_ID, ADMIN_TOKEN for the script's own use.
+//
+//	runtime-server [-noenv] [-max-upload N] [-timeout D] [-grace D] [NAME]
+func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! runtime-server")
+	}
+	fs := flag.NewFlagSet("runtime-server", flag.ContinueOnError)
+	noenv := fs.Bool("noenv", false, "do not set RUNTIME__* variables")
+	maxUpload := fs.Int64("max-upload", 0, "upload limit in bytes")
+	timeout := fs.Duration("timeout", 0, "run timeout")
+	grace := fs.Duration("grace", 500*time.Millisecond, "cancel grace")
+	githubAPI := fs.String("github-api", "", "GitHub API base URL")
+	if err := fs.Parse(args); err != nil {
+		ts.Fatalf("runtime-server: %v", err)
+	}
+	name := "server"
+	if fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if *githubAPI == "" {
+		*githubAPI = ts.Getenv("GITHUB_API_STANDIN")
+	}
+	dataDir := filepath.Join(ts.Getenv("WORK"), ".data-"+name)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	url := "http://" + ln.Addr().String()
+	py := ts.Getenv("RUNTIME_SERVER_PYTHON")
+	if py == "" {
+		py = "python3"
+	}
+	srv, err := server.Open(context.Background(), server.Config{
+		DataDir:      dataDir,
+		Python:       py,
+		PublicURL:    url,
+		MaxUpload:    *maxUpload,
+		RunTimeout:   *timeout,
+		CancelGrace:  *grace,
+		GitHubAPIURL: *githubAPI,
+	})
+	ts.Check(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx, ln)
+	}()
+	ts.Defer(func() {
+		cancel()
+		<-done
+		srv.Close()
+	})
+	c := client.New(client.Options{APIBaseURL: url, AuthBaseURL: url + "/auth", Token: srv.AdminToken()})
+	me, err := c.Me(context.Background())
+	ts.Check(err)
+	prefix := strings.ToUpper(name)
+	ts.Setenv(prefix+"_URL", url)
+	ts.Setenv(prefix+"_DATA", dataDir)
+	ts.Setenv(prefix+"_TOKEN", srv.AdminToken())
+	ts.Setenv(prefix+"_WORKSPACE_ID", me.DefaultWorkspace.ID)
+	if !*noenv {
+		ts.Setenv("RUNTIME__API_BASE_URL", url)
+		ts.Setenv("RUNTIME__AUTH_BASE_URL", url+"/auth")
+		ts.Setenv("RUNTIME__AUTH_TOKEN", srv.AdminToken())
+		ts.Setenv("RUNTIME__WORKSPACE_ID", me.DefaultWorkspace.ID)
+	}
+}
+
+// cmdCapture sets VAR to the first group of REGEX matched in the last
+// command's stdout (or stderr with -stderr).
+//
+//	capture [-stderr] VAR REGEX
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	file := "stdout"
+	if len(args) > 0 && args[0] == "-stderr" {
+		file, args = "stderr", args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: capture [-stderr] VAR REGEX")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile(file))
+	if m == nil || len(m) < 2 {
+		if neg {
+			return
+		}
+		ts.Fatalf("capture: %q does not match %s", args[1], file)
+	}
+	if neg {
+		ts.Fatalf("capture: %q matched %s", args[1], file)
+	}
+	ts.Setenv(args[0], m[1])
+}
+
+// cmdWaitRun waits until a run reaches STATUS on the server of the script's
+// environment (at most 30 s).
+//
+//	wait-run RUN_ID STATUS
+func cmdWaitRun(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: wait-run RUN_ID STATUS")
+	}
+	c := client.New(client.Options{APIBaseURL: ts.Getenv("RUNTIME__API_BASE_URL"), Token: ts.Getenv("RUNTIME__AUTH_TOKEN")})
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		run, err := c.GetRun(context.Background(), ts.Getenv("RUNTIME__WORKSPACE_ID"), args[0])
+		ts.Check(err)
+		last = string(run.Status)
+		if last == args[1] {
+			if neg {
+				ts.Fatalf("run %s reached %s", args[0], last)
+			}
+			return
+		}
+		if run.Status.Terminal() {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !neg {
+		ts.Fatalf("run %s is %s, not %s", args[0], last, args[1])
+	}
+}
+
+// cmdFakeGitHub starts a stand-in for GitHub's REST API that answers GET /user
+// for the tokens given as TOKEN=LOGIN pairs, as GitHub does, and sets
+// GITHUB_API_STANDIN to its URL.
+//
+//	fake-github TOKEN=LOGIN...
+func cmdFakeGitHub(ts *testscript.TestScript, neg bool, args []string) {
+	users := map[string]string{}
+	for _, a := range args {
+		tok, login, ok := strings.Cut(a, "=")
+		if !ok {
+			ts.Fatalf("usage: fake-github TOKEN=LOGIN...")
+		}
+		users[tok] = login
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), "token ")
+		login, ok := users[tok]
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"login":%q,"id":%d,"type":"User","email":null,"name":"Test User"}`, login, 1000+len(login))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("GITHUB_API_STANDIN", "http://"+ln.Addr().String())
+}
+
+// cmdExits runs a command and checks its exit code; its stdout and stderr
+// are kept for the stdout and stderr commands that follow.
+//
+//	exits CODE PROGRAM [ARGS...]
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+}
+
+// cmdWriteFile writes its arguments as the lines of a file (after the
+// script's variable expansion, which the txtar file sections do not get).
+//
+//	write-file PATH LINE...
+func cmdWriteFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: write-file PATH LINE...")
+	}
+	path := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+	ts.Check(os.WriteFile(path, []byte(strings.Join(args[1:], "\n")+"\n"), 0o644))
+}
+
+// cmdGenFiles writes N files of SIZE bytes of incompressible data under DIR.
+//
+//	gen-files DIR N SIZE
+func cmdGenFiles(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: gen-files DIR N SIZE")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	size, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	x := uint64(88172645463325252)
+	for i := 0; i < n; i++ {
+		b := make([]byte, size)
+		for j := range b {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			b[j] = byte(x)
+		}
+		ts.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("blob%03d.bin", i)), b, 0o644))
+	}
+}
