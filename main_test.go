@@ -13,11 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/cli"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/server"
@@ -56,6 +59,9 @@ func TestScripts(t *testing.T) {
 			"gen-files":      cmdGenFiles,
 			"exits":          cmdExits,
 			"write-file":     cmdWriteFile,
+			"setenv-file":    cmdSetenvFile,
+			"no-secret":      cmdNoSecret,
+			"sigterm":        cmdSigterm,
 		},
 	})
 }
@@ -164,20 +170,35 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], m[1])
 }
 
-// cmdWaitRun waits until a run reaches STATUS on the server of the script's
-// environment (at most 30 s).
+// cmdWaitRun waits until a run reaches STATUS on the server started by
+// runtime-server (at most 30 s). A script name means its latest run, once it
+// has one.
 //
-//	wait-run RUN_ID STATUS
+//	wait-run RUN_ID_OR_SCRIPT STATUS
 func cmdWaitRun(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
-		ts.Fatalf("usage: wait-run RUN_ID STATUS")
+		ts.Fatalf("usage: wait-run RUN_ID_OR_SCRIPT STATUS")
 	}
-	c := client.New(client.Options{APIBaseURL: ts.Getenv("RUNTIME__API_BASE_URL"), Token: ts.Getenv("RUNTIME__AUTH_TOKEN")})
+	c := client.New(client.Options{APIBaseURL: ts.Getenv("SERVER_URL"), Token: ts.Getenv("SERVER_TOKEN")})
+	ws := ts.Getenv("SERVER_WORKSPACE_ID")
+	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		run, err := c.GetRun(context.Background(), ts.Getenv("RUNTIME__WORKSPACE_ID"), args[0])
+		var run *api.DetailedRun
+		var err error
+		if _, perr := uuid.Parse(args[0]); perr == nil {
+			run, err = c.GetRun(ctx, ws, args[0])
+		} else if sc, serr := c.GetScript(ctx, ws, args[0]); serr == nil {
+			run, err = c.LatestRun(ctx, ws, sc.ID)
+		} else if !client.IsNotFound(serr) {
+			err = serr
+		}
 		ts.Check(err)
+		if run == nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		last = string(run.Status)
 		if last == args[1] {
 			if neg {
@@ -264,6 +285,53 @@ func cmdWriteFile(ts *testscript.TestScript, neg bool, args []string) {
 	path := ts.MkAbs(args[0])
 	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
 	ts.Check(os.WriteFile(path, []byte(strings.Join(args[1:], "\n")+"\n"), 0o644))
+}
+
+// cmdSetenvFile sets VAR to the content of FILE, for multi-line values.
+//
+//	setenv-file VAR FILE
+func cmdSetenvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setenv-file VAR FILE")
+	}
+	ts.Setenv(args[0], ts.ReadFile(args[1]))
+}
+
+// cmdNoSecret fails when any VALUE appears in FILE (stdout, stderr or a
+// path) outside the ::add-mask:: lines that register it with the runner.
+//
+//	no-secret FILE VALUE...
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: no-secret FILE VALUE...")
+	}
+	text := ts.ReadFile(args[0])
+	for i, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "::add-mask::") {
+			continue
+		}
+		for _, v := range args[1:] {
+			if v != "" && strings.Contains(line, v) {
+				ts.Fatalf("%s line %d holds a secret value: %q", args[0], i+1, line)
+			}
+		}
+	}
+}
+
+// cmdSigterm sends SIGTERM to the script's background commands, as the
+// runner does to a step when a workflow is cancelled (testscript's own kill
+// knows only INT and KILL).
+//
+//	sigterm
+func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sigterm")
+	}
+	for _, c := range ts.BackgroundCmds() {
+		if c.Process != nil {
+			ts.Check(c.Process.Signal(syscall.SIGTERM))
+		}
+	}
 }
 
 // cmdGenFiles writes N files of SIZE bytes of incompressible data under DIR.
