@@ -5,8 +5,15 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
@@ -17,16 +24,32 @@ import (
 // (server shutdown, say) ends the run as StatusFailed.
 var ErrCancelled = errors.New("run cancelled")
 
+// Defaults of the Executor's fields, used when a field is zero.
+const (
+	DefaultPython       = "python3"
+	DefaultGrace        = 10 * time.Second
+	DefaultLogLimit     = 50 << 20
+	DefaultPollInterval = 10 * time.Millisecond
+	DefaultDrain        = time.Second
+)
+
 // Executor runs jobs. Its fields are its configuration; it holds no state
 // between runs, so one Executor serves concurrent Run calls.
 type Executor struct {
 	Python   string        // interpreter, "python3" by default
-	RunsDir  string        // parent folder of run folders
+	RunsDir  string        // parent folder of run folders (default: <TMPDIR>/runtime-action-runs)
 	Grace    time.Duration // SIGTERM to SIGKILL on cancel and timeout (default 10s)
-	Timeout  time.Duration // longest a run may run (0: no limit)
+	Timeout  time.Duration // longest a process may run, from its start (0: no limit)
 	LogLimit int64         // log cap in bytes (default 50 MiB)
-	BaseEnv  []string      // environment every run starts from (default: a minimal one)
+	BaseEnv  []string      // environment every run starts from (default: DefaultBaseEnv())
 	KeepDirs bool          // keep run folders after the run (debugging)
+
+	// PollInterval is how often a stopping process group is checked for
+	// members left (default 10ms).
+	PollInterval time.Duration
+	// Drain is how long output is still read once the process group is gone,
+	// for processes that left the group but kept the log pipe (default 1s).
+	Drain time.Duration
 }
 
 // Job is one run to execute.
@@ -36,15 +59,28 @@ type Job struct {
 	Profile       string
 	EntryPoint    string // relative path in the deployment
 	Deployment    string // path of the stored deployment tar.gz
-	Configuration string // path of the stored configuration tar.gz
+	Configuration string // path of the stored configuration tar.gz ("": none)
 	LogPath       string // the run's log file, appended to
 	Env           []string
 }
 
-// Hooks report progress; nil hooks are skipped.
+// Hooks report progress; nil hooks are skipped. Run calls them from its own
+// goroutine, in order.
 type Hooks struct {
 	OnStatus  func(api.RunStatus) // starting, running, finalizing
 	OnStarted func(pid int)       // the process group id, once the process runs
+}
+
+func (h Hooks) status(s api.RunStatus) {
+	if h.OnStatus != nil {
+		h.OnStatus(s)
+	}
+}
+
+func (h Hooks) started(pgid int) {
+	if h.OnStarted != nil {
+		h.OnStarted(pgid)
+	}
 }
 
 // Result is how a run ended.
@@ -54,5 +90,216 @@ type Result struct {
 	Reason   string        // one line, also the last line of the log on failure
 }
 
-// Run executes j and returns once its process group is gone.
-func (e *Executor) Run(ctx context.Context, j Job, h Hooks) Result { panic("todo") }
+// DefaultBaseEnv is the environment a run starts from when BaseEnv is not
+// set: PATH, HOME, LANG and LC_ALL of the server's own environment when set,
+// and TMPDIR. Nothing else of the server's environment (its tokens above all)
+// reaches a run.
+func DefaultBaseEnv() []string {
+	env := []string{"PATH=" + cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")}
+	for _, k := range []string{"HOME", "LANG", "LC_ALL"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, "TMPDIR="+os.TempDir())
+}
+
+// withDefaults returns a copy of e with zero fields set to their defaults.
+func (e *Executor) withDefaults() Executor {
+	c := *e
+	c.Python = cmp.Or(c.Python, DefaultPython)
+	c.RunsDir = cmp.Or(c.RunsDir, filepath.Join(os.TempDir(), "runtime-action-runs"))
+	c.Grace = cmp.Or(c.Grace, DefaultGrace)
+	c.LogLimit = cmp.Or(c.LogLimit, DefaultLogLimit)
+	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
+	c.Drain = cmp.Or(c.Drain, DefaultDrain)
+	if c.BaseEnv == nil {
+		c.BaseEnv = DefaultBaseEnv()
+	}
+	return c
+}
+
+// Run executes j and returns once its process group is gone. It reports
+// starting before making the run folder, OnStarted and running once the
+// process runs, and finalizing when it exited with 0. On failure and cancel
+// the reason is appended to the log as its last line.
+func (e *Executor) Run(ctx context.Context, j Job, h Hooks) Result {
+	c := e.withDefaults()
+	h.status(api.StatusStarting)
+	lg, err := openLog(j.LogPath, c.LogLimit)
+	if err != nil {
+		return failed(fmt.Sprintf("open run log: %v", err))
+	}
+	res := c.run(ctx, j, h, lg)
+	if res.Status != api.StatusCompleted {
+		lg.line(res.Reason)
+	}
+	lg.close()
+	return res
+}
+
+func failed(reason string) Result {
+	return Result{Status: api.StatusFailed, ExitCode: -1, Reason: oneLine(reason)}
+}
+
+// stopped is the result of a run whose context ended with cause.
+func stopped(cause error) Result {
+	if errors.Is(cause, ErrCancelled) {
+		return Result{Status: api.StatusCancelled, ExitCode: -1, Reason: ErrCancelled.Error()}
+	}
+	return failed("run stopped: " + cause.Error())
+}
+
+// oneLine keeps a reason on the single log line it is promised to be.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+func validate(j Job) error {
+	if j.RunID == "" || j.RunID == "." || j.RunID == ".." || strings.ContainsAny(j.RunID, "/\\\x00") {
+		return fmt.Errorf("invalid run id %q: it must be usable as a folder name", j.RunID)
+	}
+	if !api.ValidProfile(j.Profile) {
+		return fmt.Errorf("invalid profile %q", j.Profile)
+	}
+	if !filepath.IsLocal(j.EntryPoint) {
+		return fmt.Errorf("entry point %q is not a relative path inside the deployment", j.EntryPoint)
+	}
+	if j.Deployment == "" {
+		return errors.New("no deployment to run: upload one first")
+	}
+	return nil
+}
+
+// run does everything between opening and closing the log; its result's
+// reason is not yet in the log.
+func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
+	if err := validate(j); err != nil {
+		return failed(err.Error())
+	}
+	dir := filepath.Join(e.RunsDir, j.RunID)
+	if !e.KeepDirs {
+		// Secrets are in the folder: it goes whatever happens.
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				lg.line(oneLine(fmt.Sprintf("warning: remove run folder: %v", err)))
+			}
+		}()
+	}
+	if err := prepare(e.RunsDir, dir, j); err != nil {
+		return failed(err.Error())
+	}
+	if ctx.Err() != nil {
+		return stopped(context.Cause(ctx))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, j.EntryPoint)); err != nil || !fi.Mode().IsRegular() {
+		return failed(fmt.Sprintf("entry point %q not found in the deployment", j.EntryPoint))
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return failed(fmt.Sprintf("start %s: make log pipe: %v", e.Python, err))
+	}
+	cmd := exec.Command(e.Python, j.EntryPoint)
+	cmd.Dir = dir
+	cmd.Env = e.env(j)
+	// One file for both, so the child gets one pipe on fd 1 and 2 and its
+	// output keeps the order it was written in.
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return failed(fmt.Sprintf("start %s: %v", e.Python, err))
+	}
+	pw.Close() // the children hold the write end now: EOF comes when they are all gone
+	copied := make(chan struct{})
+	go func() {
+		lg.copyFrom(pr)
+		close(copied)
+	}()
+
+	pgid := cmd.Process.Pid
+	h.started(pgid)
+	h.status(api.StatusRunning)
+
+	// The leader is not reaped until its group is gone: its pid, and so the
+	// group id, cannot be reused meanwhile, so kill(-pgid) reaches only ours.
+	exited := make(chan leaderExit, 1)
+	go func() { exited <- waitExitedNoReap(pgid, e.PollInterval) }()
+	var timeout <-chan time.Time
+	if e.Timeout > 0 {
+		t := time.NewTimer(e.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+
+	var stopRes *Result
+	var le leaderExit
+	select {
+	case le = <-exited:
+		if le.known && le.exited && le.code == 0 {
+			// Leftovers (a daemonised child, say) are stopped below; the
+			// script itself is done.
+			h.status(api.StatusFinalizing)
+		}
+	case <-ctx.Done():
+		r := stopped(context.Cause(ctx))
+		stopRes = &r
+	case <-timeout:
+		r := failed(fmt.Sprintf("timed out after %s", e.Timeout))
+		stopRes = &r
+	}
+	e.stopGroup(pgid)
+	if stopRes != nil {
+		le = <-exited
+	}
+	werr := cmd.Wait()
+	if stopRes == nil && !le.known && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		h.status(api.StatusFinalizing)
+	}
+
+	// Output of processes that escaped the group could keep the pipe open
+	// for ever: read what is there, then give up.
+	_ = pr.SetReadDeadline(time.Now().Add(e.Drain))
+	<-copied
+	pr.Close()
+
+	if stopRes != nil {
+		return *stopRes
+	}
+	return exitResult(cmd.ProcessState, werr)
+}
+
+// exitResult maps how the leader ended to a Result.
+func exitResult(ps *os.ProcessState, werr error) Result {
+	if ps == nil {
+		return failed(fmt.Sprintf("wait for process: %v", werr))
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return Result{Status: api.StatusCompleted}
+	case ws.Exited():
+		r := failed(fmt.Sprintf("process exited with code %d", ws.ExitStatus()))
+		r.ExitCode = ws.ExitStatus()
+		return r
+	case ws.Signaled():
+		return failed(fmt.Sprintf("process killed by signal %s", ws.Signal()))
+	}
+	return failed(fmt.Sprintf("process ended: %s", ps))
+}
+
+// env is the run's environment. The run's identity comes last so that
+// job.Env cannot change it: KillGroup relies on RUNTIME__RUN_ID.
+func (e *Executor) env(j Job) []string {
+	env := make([]string, 0, len(e.BaseEnv)+len(j.Env)+4)
+	env = append(env, e.BaseEnv...)
+	env = append(env, "PYTHONUNBUFFERED=1")
+	env = append(env, j.Env...)
+	return append(env,
+		"RUNTIME__RUN_ID="+j.RunID,
+		"RUNTIME__WORKSPACE_ID="+j.WorkspaceID,
+		"RUNTIME__PROFILE="+j.Profile,
+	)
+}
