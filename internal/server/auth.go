@@ -1,0 +1,104 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/store"
+)
+
+// githubUser is the part of GitHub's GET /user answer the exchange reads.
+type githubUser struct {
+	Login string  `json:"login"`
+	ID    int64   `json:"id"`
+	Email *string `json:"email"`
+}
+
+// tokenExchange swaps a GitHub access token for a Runtime token: GitHub says
+// whose token it is, and that login must have been allowed in a workspace
+// (serve workspace allow --github LOGIN).
+func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
+	o, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	ghToken, err := o.str("access_token")
+	if err != nil {
+		return err
+	}
+	if ghToken == "" {
+		return badRequest("field \"access_token\" must not be empty")
+	}
+	gu, err := s.githubWhoAmI(r, ghToken)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.dir.store.UserByGitHubLogin(ctx, gu.Login)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(KindForbidden, "github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
+			gu.Login, gu.Login)
+	}
+	if err != nil {
+		return internal("find user", err)
+	}
+	email := gu.Login + "@users.noreply.github.com"
+	if gu.Email != nil && *gu.Email != "" {
+		email = *gu.Email
+	}
+	if u.Email != email {
+		if err := s.dir.store.SetUserEmail(ctx, u.ID, email); err != nil {
+			return internal("update user", err)
+		}
+		u.Email = email
+	}
+	tok, err := s.dir.tokens.issue(ctx, s.dir.store, u, "", s.cfg.TokenTTL)
+	if err != nil {
+		return internal("issue token", err)
+	}
+	writeJSON(w, http.StatusCreated, api.LoginResponse{Email: email, ID: u.ID, JWT: tok})
+	return nil
+}
+
+// githubWhoAmI asks GitHub's API who owns token. The token goes only into
+// the request's Authorization header, never into an error.
+func (s *Server) githubWhoAmI(r *http.Request, token string) (githubUser, error) {
+	endpoint := strings.TrimRight(s.cfg.GitHubAPIURL, "/") + "/user"
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, endpoint, nil)
+	if err != nil {
+		return githubUser{}, internal("ask github", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+	req.Header.Set("User-Agent", "runtime-action-server")
+	resp, err := s.cfg.GitHubClient.Do(req)
+	if err != nil {
+		return githubUser{}, &Error{Kind: KindBadGateway, Detail: fmt.Sprintf("cannot reach github at %q: try again later", endpoint), Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return githubUser{}, &Error{Kind: KindBadGateway, Detail: "read github's answer to GET /user", Err: err}
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return githubUser{}, errorf(KindUnauthorized, "github token refused: GitHub answered 401 to GET /user (expired or revoked?)")
+	case resp.StatusCode != http.StatusOK:
+		return githubUser{}, errorf(KindBadGateway, "github answered HTTP %d to GET /user", resp.StatusCode)
+	}
+	var gu githubUser
+	if err := json.Unmarshal(body, &gu); err != nil || gu.Login == "" {
+		return githubUser{}, errorf(KindBadGateway, "github's answer to GET /user holds no login")
+	}
+	return gu, nil
+}
+
+func (s *Server) deviceFlow(w http.ResponseWriter, r *http.Request) error {
+	return badRequest("device flow is not enabled on this server: log in with a GitHub token (token exchange) or a token from the admin")
+}

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dlthub/runtime-action/internal/api"
+)
+
+// binary builds the runtime-action binary once for the tests that run
+// `serve` as a process of its own.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "runtime-action-test-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "runtime-action")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/dlthub/runtime-action").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := binary(); err == nil && bin != "" {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+// serveProcess starts `runtime-action serve` on a free port and returns it
+// with its URL once it listens.
+func serveProcess(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "Runtime API at "); ok {
+				url, _, _ := strings.Cut(rest, ",")
+				urlc <- url
+				break
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case url := <-urlc:
+		return cmd, url
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not say where it listens")
+	}
+	return nil, ""
+}
+
+// TestKilledServerRestart kills -9 a serve process during a run whose script
+// started a child, starts serve again on the same data dir, and finds the
+// run failed with the restart line and no process of it left.
+func TestKilledServerRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd, url := serveProcess(t, dir)
+	tok, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{url: url, token: strings.TrimSpace(string(tok)), dir: dir}
+	var me api.Me
+	e.get(t, "/v1/me").decode(t, &me)
+	e.ws = me.DefaultWorkspace.ID
+	e.deploy(t, map[string]string{"stubborn.py": stubbornScript}, "stubborn.py")
+	run := e.startRun(t, "stubborn.py")
+	e.waitLog(t, run.ID, 10*time.Second, "parent up", "child up")
+	if pids := procsOfRun(t, run.ID); len(pids) != 2 {
+		t.Fatalf("processes of the run: %v", pids)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// the direct child dies with the server (Pdeathsig); its own child,
+	// which ignores SIGTERM, is left behind
+	if pids := procsOfRun(t, run.ID); len(pids) == 0 {
+		t.Fatal("no process of the run outlived the server: nothing left for the restart to clean up")
+	}
+
+	_, url = serveProcess(t, dir)
+	e.url = url
+	var got api.DetailedRun
+	e.get(t, e.wsPath("/runs/", run.ID)).decode(t, &got)
+	if got.Status != api.StatusFailed || got.TimeEnded == nil {
+		t.Errorf("run after the restart: %s", got.Status)
+	}
+	log := e.waitLog(t, run.ID, time.Second, restartLine)
+	if !strings.HasSuffix(log, restartLine+"\n") {
+		t.Errorf("the restart line is not last: %q", log)
+	}
+	if pids := procsOfRun(t, run.ID); len(pids) > 0 {
+		t.Errorf("processes of the run left after the restart: %v", pids)
+	}
+	var list api.Page[api.Run]
+	e.get(t, e.wsPath("/runs?status=running")).decode(t, &list)
+	if list.Total != 0 {
+		t.Errorf("%d runs still running", list.Total)
+	}
+}

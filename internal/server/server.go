@@ -1,0 +1,222 @@
+// Package server is the self-hosted Runtime: the API service (Runtime API v1,
+// shared/api/runtime-v1.openapi.yaml) and the auth service on one handler,
+// backed by a store.Store and running scripts with the local executor.
+//
+// A data dir belongs to one server at a time (Open locks it); the admin
+// functions (Admin) work on a data dir beside a running server.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/store"
+)
+
+// restartLine is appended to the log of a run a previous server left active.
+const restartLine = "the server restarted while this run was active"
+
+// errServerStopped is the cause runs are stopped with when the server closes.
+var errServerStopped = errors.New("the server stopped")
+
+// Server is a running Runtime on one data dir.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	lock    *dirLock
+	dir     *dataDir
+	sched   *scheduler
+	handler http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open locks the data dir, opens its store (migrating it), bootstraps it on
+// first start, fails the runs a previous server left active and starts the
+// scheduler, which dispatches the pending runs.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("open server: no data dir given: pass --data-dir or set RUNTIME_SERVER_DATA_DIR")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data dir %q: %w", cfg.DataDir, err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := openDataDir(ctx, cfg.DataDir, cfg.Now)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, dir: dir}
+	// Uploads that a killed server left half-written.
+	if entries, err := os.ReadDir(dir.join(tmpDir)); err == nil {
+		for _, e := range entries {
+			_ = os.RemoveAll(dir.join(tmpDir, e.Name()))
+		}
+	}
+	if err := s.recover(ctx); err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, err
+	}
+	s.sched = newScheduler(s, &executor.Executor{
+		Python:   cfg.Python,
+		RunsDir:  dir.join(runsDir),
+		Grace:    cfg.CancelGrace,
+		Timeout:  cfg.RunTimeout,
+		LogLimit: cfg.LogLimit,
+		BaseEnv:  cfg.RunEnv,
+		KeepDirs: cfg.KeepRunDirs,
+	})
+	s.handler = s.routes()
+	s.sched.start()
+	return s, nil
+}
+
+// recover fails every run a previous server left active: its processes are
+// killed (checked by the run id in their environment, so a reused process
+// group id is left alone) and its log says why it ended.
+func (s *Server) recover(ctx context.Context) error {
+	runs, err := s.dir.store.ActiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("recover runs: %w", err)
+	}
+	for _, r := range runs {
+		if r.PGID > 0 {
+			if err := executor.KillGroup(r.PGID, r.ID); err != nil {
+				s.log.Warn("kill processes of an interrupted run", "run", r.ID, "error", err)
+			}
+		}
+		if err := appendLogLine(s.logPath(r.ID), restartLine); err != nil {
+			s.log.Warn("write log of an interrupted run", "run", r.ID, "error", err)
+		}
+		if _, err := s.dir.store.FinishRun(ctx, r.ID, api.StatusFailed); err != nil && !errors.Is(err, store.ErrTerminal) {
+			return fmt.Errorf("recover run %q: %w", r.ID, err)
+		}
+		s.log.Info("run failed: the server restarted while it was active", "run", r.ID)
+	}
+	return nil
+}
+
+func (s *Server) logPath(runID string) string { return s.dir.join(logsDir, runID+".log") }
+
+// appendLogLine appends line to a log, on a line of its own.
+func appendLogLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			prefix = "\n"
+		}
+	}
+	_, err = f.WriteString(prefix + line + "\n")
+	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// shutdownKey holds, in a request's context, a channel closed when the
+// server serving it shuts down.
+type shutdownKey struct{}
+
+// Handler is the API service at / (and /api) and the auth service at /auth,
+// so a client's auth_base_url is <url>/auth.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully (requests in flight get ShutdownTimeout). It does not Close.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests outlive ctx until Shutdown lets them finish; log streams,
+	// which could go on for hours, end when the shutdown starts.
+	shutdown := make(chan struct{})
+	base := context.WithValue(context.WithoutCancel(ctx), shutdownKey{}, (<-chan struct{})(shutdown))
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	hs.RegisterOnShutdown(func() { close(shutdown) })
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}
+
+// Close stops the scheduler (active runs are stopped and end failed with
+// "the server stopped"; pending runs stay pending for the next start),
+// closes the store and unlocks the data dir.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.sched.close()
+		s.closeErr = errors.Join(s.dir.store.Close(), s.lock.unlock())
+	})
+	return s.closeErr
+}
+
+// AdminToken is the admin token made on the first start ("" when
+// admin.token was removed since).
+func (s *Server) AdminToken() string { return s.dir.adminToken() }
+
+// AdminTokenPath is where the admin token is kept.
+func (s *Server) AdminTokenPath() string { return s.dir.join(adminTokenFile) }
+
+// FirstStart reports whether Open found an empty data dir and bootstrapped it.
+func (s *Server) FirstStart() bool { return s.dir.firstStart }
+
+// DataDir is the absolute path of the data dir.
+func (s *Server) DataDir() string { return s.dir.path }
+
+// DefaultWorkspaceID is the id of the workspace the first start made.
+func (s *Server) DefaultWorkspaceID() string { return s.dir.boot.Workspace.ID }
+
+// Admin manages tokens and workspaces of the server's data dir.
+func (s *Server) Admin() *Admin { return &Admin{dir: s.dir, shared: true} }
+
+// baseURL is what the server calls itself in URLs.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) packagePath(blob string) string {
+	return s.dir.join(packagesDir, filepath.Base(blob)+".tar.gz")
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dlthub/runtime-action/internal/api"
+)
+
+// keepAliveEvery is how often an idle stream sends a comment, so that
+// proxies do not close it.
+const keepAliveEvery = 15 * time.Second
+
+// streamRunLogs is the log stream extension: server-sent events, "log" with
+// the text since the last one (id: the byte offset after it) and "status"
+// whenever the run's status changes. It ends once the run is terminal and
+// its whole log was sent. Last-Event-ID (or ?offset=) resumes after a
+// reconnect. SSE cannot carry a lone carriage return: it is sent as a line
+// break (the offsets still count the log's bytes).
+func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
+	run, err := s.runOf(r)
+	if err != nil {
+		return err
+	}
+	offset, err := streamOffset(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	shutdown, _ := ctx.Value(shutdownKey{}).(<-chan struct{}) // nil: never
+	tick := time.NewTicker(s.cfg.LogPollInterval)
+	defer tick.Stop()
+	buf := make([]byte, 64<<10)
+	var last api.RunStatus
+	lastWrite := time.Now()
+	for {
+		// The status is read before the log: once it is terminal, the
+		// log read after it is complete.
+		cur, err := s.dir.store.Run(ctx, run.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("stream run logs", "run", run.ID, "error", err)
+			}
+			return nil // the answer has started: the client sees the stream end
+		}
+		wrote := false
+		if cur.Status != last {
+			last = cur.Status
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", api.EventStatus, last)
+			wrote = true
+		}
+		sent, err := s.sendLog(w, run.ID, offset, buf)
+		if err != nil {
+			s.log.Error("stream run logs", "run", run.ID, "error", err)
+			return nil
+		}
+		if sent > offset {
+			offset, wrote = sent, true
+		}
+		if !wrote && time.Since(lastWrite) >= keepAliveEvery {
+			io.WriteString(w, ": keep-alive\n\n")
+			wrote = true
+		}
+		if wrote {
+			lastWrite = time.Now()
+			if err := rc.Flush(); err != nil {
+				return nil // the client is gone
+			}
+		}
+		if last.Terminal() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-shutdown:
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func streamOffset(r *http.Request) (int64, error) {
+	name, v := "Last-Event-ID", r.Header.Get("Last-Event-ID")
+	if v == "" {
+		name, v = "query parameter \"offset\"", r.URL.Query().Get("offset")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest("%s: expected a byte offset (an integer of 0 or more), got %q", name, v)
+	}
+	return n, nil
+}
+
+// sendLog writes the log from offset to its end as "log" events and returns
+// the offset after what was sent. An incomplete UTF-8 sequence at the end
+// waits for the next round.
+func (s *Server) sendLog(w io.Writer, runID string, offset int64, buf []byte) (int64, error) {
+	f, err := os.Open(s.logPath(runID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return offset, nil
+	}
+	if err != nil {
+		return offset, err
+	}
+	defer f.Close()
+	for {
+		n, err := f.ReadAt(buf, offset)
+		chunk := buf[:n]
+		if err == io.EOF || n < len(buf) {
+			chunk = completeRunes(chunk)
+		}
+		if len(chunk) > 0 {
+			offset += int64(len(chunk))
+			writeLogEvent(w, chunk, offset)
+		}
+		if err == io.EOF || n < len(buf) {
+			return offset, nil
+		}
+		if err != nil {
+			return offset, err
+		}
+	}
+}
+
+// completeRunes cuts an incomplete UTF-8 sequence off the end of b.
+func completeRunes(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
+}
+
+func writeLogEvent(w io.Writer, chunk []byte, offset int64) {
+	var ev bytes.Buffer
+	fmt.Fprintf(&ev, "event: %s\nid: %d\n", api.EventLog, offset)
+	chunk = bytes.ReplaceAll(chunk, []byte("\r\n"), []byte("\n"))
+	chunk = bytes.ReplaceAll(chunk, []byte("\r"), []byte("\n"))
+	for line := range bytes.SplitSeq(chunk, []byte("\n")) {
+		ev.WriteString("data: ")
+		ev.Write(line)
+		ev.WriteByte('\n')
+	}
+	ev.WriteByte('\n')
+	w.Write(ev.Bytes())
+}
