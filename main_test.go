@@ -155,7 +155,7 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: capture [-stderr] VAR REGEX")
 	}
-	re, err := regexp.Compile(args[1])
+	re, err := regexp.Compile("(?m)" + args[1])
 	ts.Check(err)
 	m := re.FindStringSubmatch(ts.ReadFile(file))
 	if m == nil || len(m) < 2 {

@@ -17,6 +17,7 @@ import (
 	"github.com/dlthub/runtime-action/internal/auth"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
+	"github.com/dlthub/runtime-action/internal/executor"
 	"github.com/dlthub/runtime-action/internal/server"
 	"github.com/dlthub/runtime-action/internal/workspace"
 )
@@ -166,6 +167,8 @@ func (c *conn) startEmbedded(ctx context.Context, s *Streams) error {
 	if python == "" {
 		python = "python3"
 	}
+	// Orphaned processes of runs come back to this process, to be reaped.
+	_ = executor.BecomeSubreaper()
 	srv, err := server.Open(ctx, server.Config{DataDir: dataDir, Python: python})
 	if err != nil {
 		return fmt.Errorf("start the embedded Runtime: %w", err)

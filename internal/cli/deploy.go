@@ -233,7 +233,7 @@ func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID s
 			return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for run %s; it goes on: follow it with \"runtime-action runs %s logs -f\" or stop it with \"runtime-action runs %s cancel\"", o.Timeout, runID, runID, runID))
 		}
 		if ctx.Err() != nil {
-			return withCode(ExitCancelled, fmt.Errorf("stopped following run %s; it goes on on the Runtime", runID))
+			return withCode(ExitInterrupt, fmt.Errorf("interrupted: stopped following run %s, which goes on on the Runtime (cancel it with \"runtime-action runs %s cancel\")", runID, runID))
 		}
 		return connErr(fmt.Errorf("follow run %s: %w", runID, err))
 	}

@@ -7,14 +7,15 @@ import (
 
 // Exit codes of the command line (listed in README.md).
 const (
-	ExitOK         = 0 // success; for deploy and run --wait: the run completed
-	ExitError      = 1 // any other error (bad input, server answered an error)
-	ExitUsage      = 2 // wrong command line usage
-	ExitFailed     = 3 // the run ended failed
-	ExitCancelled  = 4 // the run ended cancelled
-	ExitTimeout    = 5 // waiting for the run timed out
-	ExitConnection = 6 // the Runtime could not be reached
-	ExitAuth       = 7 // not logged in, or the token was refused or expired
+	ExitOK         = 0   // success; for deploy and run --wait: the run completed
+	ExitError      = 1   // any other error (bad input, server answered an error)
+	ExitUsage      = 2   // wrong command line usage
+	ExitFailed     = 3   // the run ended failed
+	ExitCancelled  = 4   // the run ended cancelled
+	ExitTimeout    = 5   // waiting for the run timed out
+	ExitConnection = 6   // the Runtime could not be reached
+	ExitAuth       = 7   // not logged in, or the token was refused or expired
+	ExitInterrupt  = 130 // interrupted (Ctrl-C) while waiting; the run goes on
 )
 
 // exitError carries a specific exit code up to Run.
