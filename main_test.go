@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 			"setenv-file":    cmdSetenvFile,
 			"no-secret":      cmdNoSecret,
 			"sigterm":        cmdSigterm,
+			"not-a-runtime":  cmdNotARuntime,
 		},
 	})
 }
@@ -332,6 +333,22 @@ func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Check(c.Process.Signal(syscall.SIGTERM))
 		}
 	}
+}
+
+// cmdNotARuntime starts a web server that answers every request with an HTML
+// page, as a proxy or a wrong URL would, and sets NOT_A_RUNTIME_URL.
+//
+//	not-a-runtime
+func cmdNotARuntime(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<html><body>Welcome to nginx!</body></html>")
+	})}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("NOT_A_RUNTIME_URL", "http://"+ln.Addr().String())
 }
 
 // cmdGenFiles writes N files of SIZE bytes of incompressible data under DIR.
