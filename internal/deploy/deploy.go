@@ -108,6 +108,8 @@ type SyncResult struct {
 	Profiles string
 	// Changed reports whether a new version was made.
 	Changed bool
+	// UploadedBytes is the size of the tarball sent (0 when nothing was).
+	UploadedBytes int64
 }
 
 // SyncDeployment uploads the workspace's code unless the Runtime already holds
@@ -146,7 +148,7 @@ func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, 
 	if err != nil {
 		return nil, fmt.Errorf("upload deployment: %w", tooLarge(err, sel))
 	}
-	res.Package, res.Changed = dep, latest == nil || dep.ID != latest.ID
+	res.Package, res.Changed, res.UploadedBytes = dep, latest == nil || dep.ID != latest.ID, int64(len(body))
 	e.progress("deployment version %d uploaded", dep.Version)
 	return res, nil
 }
@@ -189,7 +191,7 @@ func (e *Engine) SyncConfiguration(ctx context.Context, dryRun bool) (*SyncResul
 		return nil, fmt.Errorf("upload configuration: %w", tooLarge(err, sel))
 	}
 	res.Package, res.Profiles = &conf.PackageInfo, conf.Profiles
-	res.Changed = latest == nil || conf.ID != latest.ID
+	res.Changed, res.UploadedBytes = latest == nil || conf.ID != latest.ID, int64(len(body))
 	e.progress("configuration version %d uploaded", conf.Version)
 	return res, nil
 }
