@@ -73,7 +73,10 @@ func TestSyncDeployment(t *testing.T) {
 		{name: "first upload", wantChanged: true, wantVersion: 1, wantAdded: []string{"helpers/util.py", "old.py", "pipeline.py"}},
 		{name: "unchanged", wantChanged: false, wantVersion: 1},
 		{name: "dry run of a change", dry: true, wantChanged: true, wantVersion: 1,
-			change:    func() { writeFiles(t, root, map[string]string{"new.py": "n\n"}); os.Remove(filepath.Join(root, "old.py")) },
+			change: func() {
+				writeFiles(t, root, map[string]string{"new.py": "n\n"})
+				os.Remove(filepath.Join(root, "old.py"))
+			},
 			wantAdded: []string{"new.py"}, wantRemoved: []string{"old.py"}},
 		{name: "the change", wantChanged: true, wantVersion: 2, wantAdded: []string{"new.py"}, wantRemoved: []string{"old.py"}},
 		{name: "a settings change is not a code change", wantChanged: false, wantVersion: 2,
