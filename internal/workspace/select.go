@@ -63,6 +63,10 @@ func SelectDeployment(root string) (*Selection, error) {
 	return sel, nil
 }
 
+// EmbeddedRuntimeDir is the embedded Runtime's data folder, relative to
+// .dlt/; the configuration never includes it.
+const EmbeddedRuntimeDir = ".runtime"
+
 // SelectConfiguration chooses the configuration's files: those below .dlt/
 // whose names end in config.toml or secrets.toml, relative to .dlt/. A
 // workspace without .dlt/ has none.
@@ -83,7 +87,12 @@ func SelectConfiguration(root string) (*Selection, error) {
 		return nil, err
 	}
 	w.keep = func(rel, name string, isDir bool) bool {
-		return isDir || strings.HasSuffix(name, "config.toml") || strings.HasSuffix(name, "secrets.toml")
+		if isDir {
+			// .dlt/.runtime holds the embedded Runtime's data, run folders
+			// (with their own .dlt/ settings) included: never settings.
+			return rel != EmbeddedRuntimeDir
+		}
+		return strings.HasSuffix(name, "config.toml") || strings.HasSuffix(name, "secrets.toml")
 	}
 	if err := w.walk("", dir); err != nil {
 		return nil, err

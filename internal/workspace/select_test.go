@@ -224,3 +224,34 @@ func TestWriteTarGzFileChanged(t *testing.T) {
 		})
 	}
 }
+
+func TestSelectConfigurationSkipsEmbeddedRuntime(t *testing.T) {
+	root := t.TempDir()
+	for p, c := range map[string]string{
+		".dlt/config.toml":                        "[a]\nb = 1\n",
+		".dlt/extra/dev.config.toml":              "[a]\nb = 2\n",
+		".dlt/.runtime/runs/r1/.dlt/secrets.toml": "[a]\nc = \"run folder\"\n",
+		".dlt/.runtime/packages/x.secrets.toml":   "",
+		".dlt/nested/.runtime/prod.secrets.toml":  "[a]\nc = \"kept: only the top .runtime is the Runtime's\"\n",
+	} {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sel, err := SelectConfiguration(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range sel.Files {
+		got = append(got, it.RelativePath)
+	}
+	want := []string{"config.toml", "extra/dev.config.toml", "nested/.runtime/prod.secrets.toml"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("selected %q, want %q", got, want)
+	}
+}
