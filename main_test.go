@@ -100,35 +100,22 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 		*githubAPI = ts.Getenv("GITHUB_API_STANDIN")
 	}
 	dataDir := filepath.Join(ts.Getenv("WORK"), ".data-"+name)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	url := "http://" + ln.Addr().String()
 	py := ts.Getenv("RUNTIME_SERVER_PYTHON")
 	if py == "" {
 		py = "python3"
 	}
-	srv, err := server.Open(context.Background(), server.Config{
+	srv, err := server.Start(context.Background(), server.Config{
 		DataDir:      dataDir,
 		Python:       py,
-		PublicURL:    url,
 		MaxUpload:    *maxUpload,
 		RunTimeout:   *timeout,
 		CancelGrace:  *grace,
 		GitHubAPIURL: *githubAPI,
-	})
+	}, "127.0.0.1:0")
 	ts.Check(err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ctx, ln)
-	}()
-	ts.Defer(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
-	c := client.New(client.Options{APIBaseURL: url, AuthBaseURL: url + "/auth", Token: srv.AdminToken()})
+	ts.Defer(func() { srv.Close() })
+	url := srv.URL
+	c := client.New(client.Options{APIBaseURL: url, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken()})
 	me, err := c.Me(context.Background())
 	ts.Check(err)
 	prefix := strings.ToUpper(name)

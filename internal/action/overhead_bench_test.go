@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,23 +21,16 @@ func BenchmarkActionOverhead(b *testing.B) {
 	dir := b.TempDir()
 	root := filepath.Join(dir, "ws")
 	writeWorkspace(b, root, 1<<20)
-	srv, err := server.Open(context.Background(), server.Config{DataDir: filepath.Join(dir, "data"), MaxConcurrentRuns: 2})
+	srv, err := server.Start(context.Background(), server.Config{DataDir: filepath.Join(dir, "data"), MaxConcurrentRuns: 2}, "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	b.Cleanup(func() { cancel(); <-done; srv.Close() })
+	b.Cleanup(func() { srv.Close() })
 
 	vars := map[string]string{
 		"INPUT_SCRIPT":            "job.py",
 		"INPUT_WORKING-DIRECTORY": root,
-		"INPUT_API-URL":           "http://" + ln.Addr().String(),
+		"INPUT_API-URL":           srv.URL,
 		"INPUT_TOKEN":             srv.AdminToken(),
 		"INPUT_WAIT":              "false",
 		"HOME":                    dir,

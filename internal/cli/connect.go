@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,30 +168,14 @@ func (c *conn) startEmbedded(ctx context.Context, s *Streams) error {
 	}
 	// Orphaned processes of runs come back to this process, to be reaped.
 	_ = executor.BecomeSubreaper()
-	srv, err := server.Open(ctx, server.Config{DataDir: dataDir, Python: python})
+	srv, err := server.Start(ctx, server.Config{DataDir: dataDir, Python: python}, "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start the embedded Runtime: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
-		return fmt.Errorf("start the embedded Runtime: %w", err)
-	}
-	url := "http://" + ln.Addr().String()
-	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(srvCtx, ln)
-	}()
 	c.Embedded = true
-	c.close = func() {
-		cancel()
-		<-done
-		srv.Close()
-	}
+	c.close = func() { srv.Close() }
 	// In-process, polling is cheap: follow runs closely.
-	c.Client = client.New(client.Options{APIBaseURL: url, AuthBaseURL: url + "/auth", Token: srv.AdminToken(), UserAgent: "runtime-action/" + Version(), PollInterval: 100 * time.Millisecond})
+	c.Client = client.New(client.Options{APIBaseURL: srv.URL, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken(), UserAgent: "runtime-action/" + Version(), PollInterval: 100 * time.Millisecond})
 	rel, err := filepath.Rel(c.Cwd, dataDir)
 	if err != nil || strings.HasPrefix(rel, "..") {
 		rel = dataDir

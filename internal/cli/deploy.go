@@ -69,18 +69,17 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 }
 
 func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
-	if !api.ValidProfile(o.Profile) {
-		return &usageError{fmt.Sprintf("invalid profile name %q: use letters, digits, - and _", o.Profile)}
+	if o.Profile == "" {
+		o.Profile = "dev"
 	}
-	c, err := o.global.connect(ctx, s)
-	if err != nil {
-		return connErr(err)
+	if err := checkProfile(o.Profile); err != nil {
+		return err
 	}
-	defer c.Close()
-	name, err := deploy.ScriptName(c.Root, c.Cwd, o.Script)
+	c, name, err := connectScript(ctx, s, o.global, o.Script)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	eng := c.engine(stderrReporter{s.Err})
 	dep, err := eng.SyncDeployment(ctx, o.DryRun)
 	if err != nil {
@@ -97,22 +96,51 @@ func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
 	if o.DryRun {
 		return printDeployPlan(ctx, s, c, o, name, spec, dep, conf)
 	}
+	return startRun(ctx, s, c, o.global, eng, name, spec, !o.NoWait, o.Timeout)
+}
+
+// startRun creates or updates the script, starts a run of it and, when wait
+// is set (always on the embedded Runtime, which ends with the command),
+// follows it to its end.
+func startRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, eng *deploy.Engine, name string, spec deploy.ScriptSpec, wait bool, timeout time.Duration) error {
 	script, _, err := eng.UpsertScript(ctx, name, spec)
 	if err != nil {
 		return connErr(err)
 	}
-	run, err := eng.StartRun(ctx, script, o.Profile)
+	run, err := eng.StartRun(ctx, script, spec.Profile)
 	if err != nil {
 		return connErr(err)
 	}
 	fmt.Fprintf(s.Err, "Run #%d of %q started: %s\n", run.Number, script.Name, run.ID)
-	if o.NoWait && !c.Embedded {
-		return printRunStarted(s, o.global, run)
+	if !wait && !c.Embedded {
+		return printRunStarted(s, g, run)
 	}
-	if o.NoWait {
+	if !wait {
 		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
 	}
-	return waitRun(ctx, s, c, o.global, run.ID, waitOptions{Timeout: o.Timeout, Interactive: o.Interactive})
+	return waitRun(ctx, s, c, g, run.ID, waitOptions{Timeout: timeout, Interactive: script.ScriptType == api.ScriptInteractive})
+}
+
+// checkProfile refuses a profile name that cannot be a file name prefix.
+func checkProfile(p string) error {
+	if p != "" && !api.ValidProfile(p) {
+		return &usageError{fmt.Sprintf("invalid profile name %q: use letters, digits, - and _", p)}
+	}
+	return nil
+}
+
+// connectScript connects and turns the script path into its name.
+func connectScript(ctx context.Context, s *Streams, g *globalOptions, script string) (*conn, string, error) {
+	c, err := g.connect(ctx, s)
+	if err != nil {
+		return nil, "", connErr(err)
+	}
+	name, err := deploy.ScriptName(c.Root, c.Cwd, script)
+	if err != nil {
+		c.Close()
+		return nil, "", err
+	}
+	return c, name, nil
 }
 
 func printRunStarted(s *Streams, g *globalOptions, run *api.Run) error {

@@ -51,19 +51,14 @@ when it does not exist yet. Prints the run ID; with --wait, follows the run to i
 }
 
 func runRun(ctx context.Context, s *Streams, o *runOptions, typeGiven bool) error {
-	if o.Profile != "" && !api.ValidProfile(o.Profile) {
-		return &usageError{fmt.Sprintf("invalid profile name %q: use letters, digits, - and _", o.Profile)}
+	if err := checkProfile(o.Profile); err != nil {
+		return err
 	}
-	c, err := o.global.connect(ctx, s)
-	if err != nil {
-		return connErr(err)
-	}
-	defer c.Close()
-	name, err := deploy.ScriptName(c.Root, c.Cwd, o.Script)
+	c, name, err := connectScript(ctx, s, o.global, o.Script)
 	if err != nil {
 		return err
 	}
-	eng := c.engine(stderrReporter{s.Err})
+	defer c.Close()
 	spec := deploy.ScriptSpec{Profile: o.Profile}
 	if typeGiven {
 		spec.Type = api.ScriptBatch
@@ -71,22 +66,7 @@ func runRun(ctx context.Context, s *Streams, o *runOptions, typeGiven bool) erro
 			spec.Type = api.ScriptInteractive
 		}
 	}
-	script, _, err := eng.UpsertScript(ctx, name, spec)
-	if err != nil {
-		return connErr(err)
-	}
-	run, err := eng.StartRun(ctx, script, o.Profile)
-	if err != nil {
-		return connErr(err)
-	}
-	fmt.Fprintf(s.Err, "Run #%d of %q started: %s\n", run.Number, script.Name, run.ID)
-	if !o.Wait && !c.Embedded {
-		return printRunStarted(s, o.global, run)
-	}
-	if !o.Wait {
-		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
-	}
-	return waitRun(ctx, s, c, o.global, run.ID, waitOptions{Timeout: o.Timeout, Interactive: script.ScriptType == api.ScriptInteractive})
+	return startRun(ctx, s, c, o.global, c.engine(stderrReporter{s.Err}), name, spec, o.Wait, o.Timeout)
 }
 
 type runsOptions struct {
@@ -198,11 +178,7 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		return nil
 	case "logs":
 		if o.Follow && !run.Status.Terminal() {
-			err := waitRun(ctx, s, c, o.global, run.ID, waitOptions{})
-			if o.global.json() {
-				return err
-			}
-			return err
+			return waitRun(ctx, s, c, o.global, run.ID, waitOptions{})
 		}
 		logs, err := c.Client.Logs(ctx, c.WorkspaceID, run.ID)
 		if err != nil {

@@ -6,9 +6,9 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -112,12 +112,57 @@ type SyncResult struct {
 	UploadedBytes int64
 }
 
+// packageKind is what differs between the two packages: how files are
+// chosen, and the calls that read and upload them.
+type packageKind struct {
+	kind        Kind
+	selectFiles func(root string) (*workspace.Selection, error)
+	latest      func(ctx context.Context) (*api.PackageInfo, string, error)
+	upload      func(ctx context.Context, body []byte) (*api.PackageInfo, string, error)
+}
+
 // SyncDeployment uploads the workspace's code unless the Runtime already holds
 // exactly this content.
 func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, error) {
-	sel, err := workspace.SelectDeployment(e.Root)
+	return e.sync(ctx, dryRun, packageKind{
+		kind:        KindDeployment,
+		selectFiles: workspace.SelectDeployment,
+		latest: func(ctx context.Context) (*api.PackageInfo, string, error) {
+			d, err := e.Client.LatestDeployment(ctx, e.WorkspaceID)
+			return d, "", err
+		},
+		upload: func(ctx context.Context, body []byte) (*api.PackageInfo, string, error) {
+			d, err := e.Client.UploadDeployment(ctx, e.WorkspaceID, body)
+			return d, "", err
+		},
+	})
+}
+
+// SyncConfiguration uploads the workspace's settings unless the Runtime
+// already holds exactly this content.
+func (e *Engine) SyncConfiguration(ctx context.Context, dryRun bool) (*SyncResult, error) {
+	conf := func(c *api.Configuration, err error) (*api.PackageInfo, string, error) {
+		if c == nil || err != nil {
+			return nil, "", err
+		}
+		return &c.PackageInfo, c.Profiles, nil
+	}
+	return e.sync(ctx, dryRun, packageKind{
+		kind:        KindConfiguration,
+		selectFiles: workspace.SelectConfiguration,
+		latest: func(ctx context.Context) (*api.PackageInfo, string, error) {
+			return conf(e.Client.LatestConfiguration(ctx, e.WorkspaceID))
+		},
+		upload: func(ctx context.Context, body []byte) (*api.PackageInfo, string, error) {
+			return conf(e.Client.UploadConfiguration(ctx, e.WorkspaceID, body))
+		},
+	})
+}
+
+func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncResult, error) {
+	sel, err := k.selectFiles(e.Root)
 	if err != nil {
-		return nil, fmt.Errorf("select deployment files: %w", err)
+		return nil, fmt.Errorf("select %s files: %w", k.kind, err)
 	}
 	for _, w := range sel.Warnings {
 		e.warn("%s", w)
@@ -125,14 +170,14 @@ func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, 
 	if len(sel.SecretLike) > 0 {
 		e.warn("these files look like secrets and would be deployed: %s (add them to .gitignore if they should stay local)", strings.Join(sel.SecretLike, ", "))
 	}
-	latest, err := e.Client.LatestDeployment(ctx, e.WorkspaceID)
+	latest, profiles, err := k.latest(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("get latest deployment: %w", err)
+		return nil, fmt.Errorf("get latest %s: %w", k.kind, err)
 	}
-	res := &SyncResult{Plan: planFor(KindDeployment, sel, latest)}
+	res := &SyncResult{Plan: planFor(k.kind, sel, latest)}
 	if !res.Plan.WouldUpload {
-		res.Package = latest
-		e.progress("deployment unchanged (version %d, %s)", latest.Version, sel.ContentHash())
+		res.Package, res.Profiles = latest, profiles
+		e.progress("%s unchanged (version %d, %s)", k.kind, latest.Version, sel.ContentHash())
 		return res, nil
 	}
 	if dryRun {
@@ -141,58 +186,16 @@ func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, 
 	}
 	body, err := tarball(sel)
 	if err != nil {
-		return nil, fmt.Errorf("package deployment: %w", err)
+		return nil, fmt.Errorf("package %s: %w", k.kind, err)
 	}
-	e.progress("uploading deployment: %d files, %s", len(sel.Files), humanBytes(int64(len(body))))
-	dep, err := e.Client.UploadDeployment(ctx, e.WorkspaceID, body)
+	e.progress("uploading %s: %d files, %s", k.kind, len(sel.Files), humanBytes(int64(len(body))))
+	pkg, profiles, err := k.upload(ctx, body)
 	if err != nil {
-		return nil, fmt.Errorf("upload deployment: %w", tooLarge(err, sel))
+		return nil, fmt.Errorf("upload %s: %w", k.kind, tooLarge(err, sel))
 	}
-	res.Package, res.Changed, res.UploadedBytes = dep, latest == nil || dep.ID != latest.ID, int64(len(body))
-	e.progress("deployment version %d uploaded", dep.Version)
-	return res, nil
-}
-
-// SyncConfiguration uploads the workspace's settings unless the Runtime
-// already holds exactly this content.
-func (e *Engine) SyncConfiguration(ctx context.Context, dryRun bool) (*SyncResult, error) {
-	sel, err := workspace.SelectConfiguration(e.Root)
-	if err != nil {
-		return nil, fmt.Errorf("select configuration files: %w", err)
-	}
-	for _, w := range sel.Warnings {
-		e.warn("%s", w)
-	}
-	latest, err := e.Client.LatestConfiguration(ctx, e.WorkspaceID)
-	if err != nil {
-		return nil, fmt.Errorf("get latest configuration: %w", err)
-	}
-	var latestInfo *api.PackageInfo
-	if latest != nil {
-		latestInfo = &latest.PackageInfo
-	}
-	res := &SyncResult{Plan: planFor(KindConfiguration, sel, latestInfo)}
-	if !res.Plan.WouldUpload {
-		res.Package, res.Profiles = latestInfo, latest.Profiles
-		e.progress("configuration unchanged (version %d, %s)", latest.Version, sel.ContentHash())
-		return res, nil
-	}
-	if dryRun {
-		res.Changed = true
-		return res, nil
-	}
-	body, err := tarball(sel)
-	if err != nil {
-		return nil, fmt.Errorf("package configuration: %w", err)
-	}
-	e.progress("uploading configuration: %d files, %s", len(sel.Files), humanBytes(int64(len(body))))
-	conf, err := e.Client.UploadConfiguration(ctx, e.WorkspaceID, body)
-	if err != nil {
-		return nil, fmt.Errorf("upload configuration: %w", tooLarge(err, sel))
-	}
-	res.Package, res.Profiles = &conf.PackageInfo, conf.Profiles
-	res.Changed, res.UploadedBytes = latest == nil || conf.ID != latest.ID, int64(len(body))
-	e.progress("configuration version %d uploaded", conf.Version)
+	res.Package, res.Profiles, res.UploadedBytes = pkg, profiles, int64(len(body))
+	res.Changed = latest == nil || pkg.ID != latest.ID
+	e.progress("%s version %d uploaded", k.kind, pkg.Version)
 	return res, nil
 }
 
@@ -258,7 +261,7 @@ func ScriptName(root, cwd, path string) (string, error) {
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return "", fmt.Errorf("script %q is outside the workspace %q", path, root)
 	}
-	fi, err := statFile(abs)
+	fi, err := os.Stat(abs)
 	if err != nil {
 		return "", fmt.Errorf("script %q not found in the workspace %q", path, root)
 	}
@@ -330,6 +333,3 @@ func (e *Engine) StartRun(ctx context.Context, script *api.Script, profile strin
 	}
 	return run, nil
 }
-
-// ErrRunNotTerminal is returned by Follow's callers when waiting stopped first.
-var ErrRunNotTerminal = errors.New("run has not ended")

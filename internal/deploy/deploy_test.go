@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,20 +21,12 @@ import (
 func startServer(tb testing.TB, root string, cfg server.Config) *Engine {
 	tb.Helper()
 	cfg.DataDir = filepath.Join(tb.TempDir(), "data")
-	srv, err := server.Open(context.Background(), cfg)
+	srv, err := server.Start(context.Background(), cfg, "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	tb.Cleanup(func() { cancel(); <-done; srv.Close() })
-	url := "http://" + ln.Addr().String()
-	c := client.New(client.Options{APIBaseURL: url, AuthBaseURL: url + "/auth", Token: srv.AdminToken()})
+	tb.Cleanup(func() { srv.Close() })
+	c := client.New(client.Options{APIBaseURL: srv.URL, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken()})
 	return &Engine{Client: c, WorkspaceID: srv.DefaultWorkspaceID(), Root: root}
 }
 

@@ -1,11 +1,6 @@
 package deploy
 
-import (
-	"fmt"
-	"os"
-)
-
-func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }
+import "fmt"
 
 // humanBytes prints a size the way people read it: 512 B, 1.5 KiB, 16.0 MiB.
 func humanBytes(n int64) string {
