@@ -21,7 +21,7 @@ type Streams struct {
 	Out    io.Writer
 	Err    io.Writer
 	Getenv func(string) string
-	// IsTerminal reports whether In and Err are a terminal (questions may be asked).
+	// IsTerminal reports whether In is a terminal: questions may be asked.
 	IsTerminal bool
 }
 
@@ -29,7 +29,7 @@ type Streams struct {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, IsTerminal: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
+	s := &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, IsTerminal: isTerminal(os.Stdin)}
 	args := os.Args[1:]
 	if isPostStep() {
 		// The runner starts the post step with the main step's arguments.
