@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"no-secret":      cmdNoSecret,
 			"sigterm":        cmdSigterm,
 			"not-a-runtime":  cmdNotARuntime,
+			"device-auth":    cmdDeviceAuth,
 		},
 	})
 }
@@ -336,6 +339,47 @@ func cmdNotARuntime(ts *testscript.TestScript, neg bool, args []string) {
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
 	ts.Setenv("NOT_A_RUNTIME_URL", "http://"+ln.Addr().String())
+}
+
+// cmdDeviceAuth starts a stand-in for dltHub's auth service that runs the
+// GitHub device flow as the contract describes it: the first poll answers
+// authorization_pending, the second the JWT given. Sets DEVICE_AUTH_URL.
+//
+//	device-auth JWT
+func cmdDeviceAuth(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: device-auth JWT")
+	}
+	jwt := args[0]
+	var polls atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/github/device-flow/code", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"device_code":"dev-code-1","interval":1,"user_code":"WDJB-MJHT","verification_uri":"https://github.com/login/device"}`)
+	})
+	mux.HandleFunc("POST /v1/github/device-flow/token", func(w http.ResponseWriter, r *http.Request) {
+		var req api.GithubDeviceFlowLoginRequest
+		w.Header().Set("Content-Type", "application/json")
+		if json.NewDecoder(r.Body).Decode(&req) != nil || req.DeviceCode != "dev-code-1" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"status_code":400,"detail":"bad_device_code"}`)
+			return
+		}
+		if polls.Add(1) == 1 {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"status_code":400,"detail":"authorization_pending"}`)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"email":"admin@localhost","id":"6f1f4c1e-2b7a-4bde-9a52-5d0c6c8c9d10","jwt":%q}`, jwt)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("DEVICE_AUTH_URL", "http://"+ln.Addr().String())
 }
 
 // cmdGenFiles writes N files of SIZE bytes of incompressible data under DIR.
