@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -65,7 +67,9 @@ func TestScripts(t *testing.T) {
 			"no-secret":      cmdNoSecret,
 			"sigterm":        cmdSigterm,
 			"not-a-runtime":  cmdNotARuntime,
+			"oidc-provider":  cmdOIDCProvider,
 			"device-auth":    cmdDeviceAuth,
+			"github-rest":    cmdGitHubREST,
 		},
 	})
 }
@@ -81,7 +85,7 @@ func examplesDir() string {
 // admin token), RUNTIME__WORKSPACE_ID (the default workspace), and
 // SERVER_URL, SERVER_DATA, WORKSPACE_ID, ADMIN_TOKEN for the script's own use.
 //
-//	runtime-server [-noenv] [-max-upload N] [-timeout D] [-grace D] [NAME]
+//	runtime-server [-noenv] [-max-upload N] [-timeout D] [-grace D] [-oidc-issuer URL] [NAME]
 func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! runtime-server")
@@ -92,6 +96,7 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 	timeout := fs.Duration("timeout", 0, "run timeout")
 	grace := fs.Duration("grace", 500*time.Millisecond, "cancel grace")
 	githubAPI := fs.String("github-api", "", "GitHub API base URL")
+	oidcIssuer := fs.String("oidc-issuer", "", "issuer of the GitHub Actions ID tokens the OIDC exchange accepts")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("runtime-server: %v", err)
 	}
@@ -114,6 +119,7 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 		RunTimeout:   *timeout,
 		CancelGrace:  *grace,
 		GitHubAPIURL: *githubAPI,
+		OIDC:         server.OIDCConfig{Issuer: *oidcIssuer},
 	}, "127.0.0.1:0")
 	ts.Check(err)
 	ts.Defer(func() { srv.Close() })
@@ -380,6 +386,83 @@ func cmdDeviceAuth(ts *testscript.TestScript, neg bool, args []string) {
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
 	ts.Setenv("DEVICE_AUTH_URL", "http://"+ln.Addr().String())
+}
+
+// cmdGitHubREST starts a stand-in for GitHub's REST API (deployments,
+// deployment statuses, issue comments, with GitHub's paths and JSON shapes)
+// that appends each call to $WORK/github-calls as "METHOD PATH BODY", and
+// sets GITHUB_API_URL to it.
+//
+//	github-rest
+func cmdGitHubREST(ts *testscript.TestScript, neg bool, args []string) {
+	var mu sync.Mutex
+	var nextID atomic.Int64
+	comments := map[int64]string{}
+	logPath := filepath.Join(ts.Getenv("WORK"), "github-calls")
+	record := func(r *http.Request) map[string]any {
+		var body map[string]any
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &body)
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintf(f, "%s %s %s\n", r.Method, r.URL.Path, strings.ReplaceAll(string(b), "\n", "\\n"))
+			f.Close()
+		}
+		return body
+	}
+	reply := func(w http.ResponseWriter, code int, v any) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments", func(w http.ResponseWriter, r *http.Request) {
+		body := record(r)
+		id := 1000 + nextID.Add(1)
+		reply(w, http.StatusCreated, map[string]any{"id": id, "sha": body["ref"], "ref": body["ref"], "environment": body["environment"], "url": fmt.Sprintf("http://%s/repos/o/r/deployments/%d", r.Host, id)})
+	})
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", func(w http.ResponseWriter, r *http.Request) {
+		body := record(r)
+		reply(w, http.StatusCreated, map[string]any{"id": 2000 + nextID.Add(1), "state": body["state"]})
+	})
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		mu.Lock()
+		defer mu.Unlock()
+		list := []map[string]any{}
+		for id, b := range comments {
+			list = append(list, map[string]any{"id": id, "body": b, "html_url": fmt.Sprintf("https://github.com/o/r/pull/1#issuecomment-%d", id)})
+		}
+		reply(w, http.StatusOK, list)
+	})
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
+		body := record(r)
+		id := 3000 + nextID.Add(1)
+		mu.Lock()
+		comments[id], _ = body["body"].(string)
+		mu.Unlock()
+		reply(w, http.StatusCreated, map[string]any{"id": id, "body": body["body"], "html_url": fmt.Sprintf("https://github.com/o/r/pull/1#issuecomment-%d", id)})
+	})
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		body := record(r)
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		mu.Lock()
+		comments[id], _ = body["body"].(string)
+		mu.Unlock()
+		reply(w, http.StatusOK, map[string]any{"id": id, "body": body["body"], "html_url": fmt.Sprintf("https://github.com/o/r/pull/1#issuecomment-%d", id)})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		reply(w, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("GITHUB_API_URL", "http://"+ln.Addr().String())
 }
 
 // cmdGenFiles writes N files of SIZE bytes of incompressible data under DIR.
