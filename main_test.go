@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"no-secret":      cmdNoSecret,
 			"sigterm":        cmdSigterm,
 			"not-a-runtime":  cmdNotARuntime,
+			"oidc-provider":  cmdOIDCProvider,
 			"device-auth":    cmdDeviceAuth,
 			"github-rest":    cmdGitHubREST,
 		},
@@ -84,7 +85,7 @@ func examplesDir() string {
 // admin token), RUNTIME__WORKSPACE_ID (the default workspace), and
 // SERVER_URL, SERVER_DATA, WORKSPACE_ID, ADMIN_TOKEN for the script's own use.
 //
-//	runtime-server [-noenv] [-max-upload N] [-timeout D] [-grace D] [NAME]
+//	runtime-server [-noenv] [-max-upload N] [-timeout D] [-grace D] [-oidc-issuer URL] [-pip-args ARGS] [NAME]
 func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! runtime-server")
@@ -95,6 +96,8 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 	timeout := fs.Duration("timeout", 0, "run timeout")
 	grace := fs.Duration("grace", 500*time.Millisecond, "cancel grace")
 	githubAPI := fs.String("github-api", "", "GitHub API base URL")
+	oidcIssuer := fs.String("oidc-issuer", "", "issuer of the GitHub Actions ID tokens the OIDC exchange accepts")
+	pipArgs := fs.String("pip-args", "", "extra arguments of dependency installs, space-separated")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("runtime-server: %v", err)
 	}
@@ -117,6 +120,8 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 		RunTimeout:   *timeout,
 		CancelGrace:  *grace,
 		GitHubAPIURL: *githubAPI,
+		OIDC:         server.OIDCConfig{Issuer: *oidcIssuer},
+		PipArgs:      strings.Fields(*pipArgs),
 	}, "127.0.0.1:0")
 	ts.Check(err)
 	ts.Defer(func() { srv.Close() })

@@ -5,11 +5,13 @@
 //	go test ./bench -run '^$' -bench GetRun -benchtime 20000x
 //	go test ./bench -run '^$' -bench RunStart -benchtime 20x
 //	go test ./bench -run '^$' -bench RSS50Runs -benchtime 1x
+//	go test ./bench -run '^$' -bench LogLatency -benchtime 200x
 //
 // BenchmarkGetRun reports req/s and p99_ms for GET .../runs/{run} with
 // 10,000 runs stored; BenchmarkRunStart the median ms from POST /runs to
 // running; BenchmarkRSS50Runs the server's resident memory with 50 sleeping
-// runs.
+// runs; BenchmarkLogLatency p50_ms and p95_ms from a line printed by a
+// script to the same line given to the client's Follow.
 package bench
 
 import (

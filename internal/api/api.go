@@ -393,3 +393,12 @@ const (
 	EventLog    = "log"
 	EventStatus = "status"
 )
+
+// AppLinkResponse is the answer of POST
+// /v1/workspaces/{ws}/scripts/{name}/app-link, an extension of this project's
+// server (not in the contract): a short-lived signed link that opens an
+// interactive script's app in a browser, without a token in a header.
+type AppLinkResponse struct {
+	URL       string `json:"url"`
+	ExpiresAt Time   `json:"expires_at"`
+}

@@ -253,6 +253,13 @@ func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID s
 			if o.Interactive && !urlShown && run.Status == api.StatusRunning && run.Script.ScriptURL != "" {
 				urlShown = true
 				fmt.Fprintf(s.Err, "App running at %s\n", run.Script.ScriptURL)
+				// A signed link opens the app in a browser without a token
+				// (this project's server; other Runtimes have no such
+				// endpoint, and the URL above is all there is).
+				if link, err := c.Client.AppLink(fctx, c.WorkspaceID, run.Script.Name); err == nil {
+					fmt.Fprintf(s.Err, "Open it in a browser with this link (valid for %s): %s\n",
+						time.Until(link.ExpiresAt.Time).Round(time.Minute), link.URL)
+				}
 			}
 		},
 	})

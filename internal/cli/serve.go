@@ -36,6 +36,18 @@ type serveOptions struct {
 	PublicURL         string        `env:"PUBLIC_URL"`
 	GitHubAPIURL      string        `env:"GITHUB_API_URL"`
 	LogLevel          string        `env:"LOG_LEVEL"`
+	// EncryptionKey has no flag: a key on a command line is seen by
+	// every user of the machine (serve_keys.go).
+	EncryptionKey     string        `env:"ENCRYPTION_KEY"`
+	EncryptionKeyFile string        `env:"ENCRYPTION_KEY_FILE"`
+	AppIdleTimeout    time.Duration `env:"APP_IDLE_TIMEOUT"`
+	AppReadyTimeout   time.Duration `env:"APP_READY_TIMEOUT"`
+	OIDCIssuer        string        `env:"OIDC_ISSUER"`
+	OIDCAudience      string        `env:"OIDC_AUDIENCE"`
+	OIDCKeyRefresh    time.Duration `env:"OIDC_KEY_REFRESH"`
+	VenvsDir          string        `env:"VENVS_DIR"`
+	UV                string        `env:"UV"`
+	PipArgs           string        `env:"PIP_ARGS"`
 }
 
 // defaultDataDir is $XDG_DATA_HOME/runtime-action, else
@@ -61,6 +73,11 @@ func newServeCmd(s *Streams) *cobra.Command {
 		CancelGrace:       server.DefaultCancelGrace,
 		GitHubAPIURL:      server.DefaultGitHubAPIURL,
 		LogLevel:          "info",
+		AppIdleTimeout:    server.DefaultAppIdleTimeout,
+		AppReadyTimeout:   server.DefaultAppReadyTimeout,
+		OIDCIssuer:        server.DefaultOIDCIssuer,
+		OIDCAudience:      server.DefaultOIDCAudience,
+		OIDCKeyRefresh:    server.DefaultOIDCKeyRefresh,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -100,7 +117,14 @@ over the environment.`,
 	f.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL the server calls itself in answers (RUNTIME_SERVER_PUBLIC_URL; default: the URL each request was sent to)")
 	f.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub API asked on token exchange; GitHub Enterprise: https://HOST/api/v3 (RUNTIME_SERVER_GITHUB_API_URL)")
 	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level on stderr: debug (one line per request), info, warn, error (RUNTIME_SERVER_LOG_LEVEL)")
-	cmd.AddCommand(newServeTokenCmd(s, o), newServeWorkspaceCmd(s, o))
+	f.DurationVar(&o.AppIdleTimeout, "app-idle-timeout", o.AppIdleTimeout, "stop an interactive app after this long without requests; its run ends completed (RUNTIME_SERVER_APP_IDLE_TIMEOUT)")
+	f.DurationVar(&o.AppReadyTimeout, "app-ready-timeout", o.AppReadyTimeout, "fail an interactive run whose app does not listen on its port within this time (RUNTIME_SERVER_APP_READY_TIMEOUT)")
+	addOIDCFlags(f, o)
+	f.StringVar(&o.VenvsDir, "venvs-dir", o.VenvsDir, "folder of the Python environments of deployments with requirements.txt or pyproject.toml dependencies (RUNTIME_SERVER_VENVS_DIR; default <data-dir>/venvs)")
+	f.StringVar(&o.UV, "uv", o.UV, `uv executable that makes Python environments, or "none" for python -m venv and pip (RUNTIME_SERVER_UV; default: uv when on PATH)`)
+	f.StringVar(&o.PipArgs, "pip-args", o.PipArgs, `extra arguments of every dependency install, space-separated, e.g. "--no-index --find-links /wheels" (RUNTIME_SERVER_PIP_ARGS)`)
+	addKeyFlags(cmd.PersistentFlags(), o)
+	cmd.AddCommand(newServeTokenCmd(s, o), newServeWorkspaceCmd(s, o), newServeTrustCmd(s, o), newServeKeysCmd(s, o))
 	return cmd
 }
 
@@ -180,10 +204,14 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	if o.MaxConcurrentRuns < 1 {
 		return &usageError{msg: fmt.Sprintf("invalid --max-concurrent-runs %d: at least 1", o.MaxConcurrentRuns)}
 	}
-	for name, d := range map[string]time.Duration{"run-timeout": o.RunTimeout, "cancel-grace": o.CancelGrace} {
+	for name, d := range map[string]time.Duration{"run-timeout": o.RunTimeout, "cancel-grace": o.CancelGrace,
+		"app-idle-timeout": o.AppIdleTimeout, "app-ready-timeout": o.AppReadyTimeout} {
 		if d <= 0 {
 			return &usageError{msg: fmt.Sprintf("invalid --%s %s: it must be positive", name, d)}
 		}
+	}
+	if err := checkOIDCFlags(o); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
 	// Processes a run leaves behind come back to us to be reaped, rather
@@ -202,6 +230,14 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		PublicURL:         o.PublicURL,
 		GitHubAPIURL:      o.GitHubAPIURL,
 		Logger:            logger,
+		EncryptionKey:     o.EncryptionKey,
+		EncryptionKeyFile: o.EncryptionKeyFile,
+		AppIdleTimeout:    o.AppIdleTimeout,
+		AppReadyTimeout:   o.AppReadyTimeout,
+		OIDC:              server.OIDCConfig{Issuer: o.OIDCIssuer, Audience: o.OIDCAudience, KeyRefresh: o.OIDCKeyRefresh},
+		VenvsDir:          o.VenvsDir,
+		UV:                o.UV,
+		PipArgs:           strings.Fields(o.PipArgs),
 	})
 	if err != nil {
 		return err

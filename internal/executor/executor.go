@@ -50,6 +50,23 @@ type Executor struct {
 	// Drain is how long output is still read once the process group is gone,
 	// for processes that left the group but kept the log pipe (default 1s).
 	Drain time.Duration
+
+	// Python environments of deployments that declare dependencies
+	// (venv.go). VenvsDir holds them, one per deployment content hash
+	// (default: <TMPDIR>/runtime-action-venvs). UV is the uv executable
+	// they are made with ("": "uv" when on PATH; UVNone: never, python -m
+	// venv and pip instead). PipArgs are appended to every install command
+	// (--no-index, --find-links DIR, --index-url URL). InstallEnv is added
+	// to BaseEnv for installs (nil: DefaultInstallEnv()). InstallTimeout
+	// bounds the making of one environment (default 30m).
+	VenvsDir       string
+	UV             string
+	PipArgs        []string
+	InstallEnv     []string
+	InstallTimeout time.Duration
+	// AppPollInterval is how often a starting app's port is tried
+	// (default 50ms).
+	AppPollInterval time.Duration
 }
 
 // Job is one run to execute.
@@ -62,6 +79,18 @@ type Job struct {
 	Configuration string // path of the stored configuration tar.gz ("": none)
 	LogPath       string // the run's log file, appended to
 	Env           []string
+	// DeploymentHash is the deployment's content hash: runs of the same
+	// content share one Python environment.
+	DeploymentHash string
+	// Redact are secret values masked in the log, with their encoded
+	// forms (SecretForms), even when split across reads of the output.
+	Redact []string
+	// Interactive runs are apps (app.go): they get Port in PORT (and as
+	// --port of a marimo notebook), are running only once Port accepts TCP
+	// connections, and Executor.Timeout does not apply to them.
+	Interactive  bool
+	Port         int
+	ReadyTimeout time.Duration // longest wait for Port to listen (default 30s)
 }
 
 // Hooks report progress; nil hooks are skipped. Run calls them from its own
@@ -69,6 +98,14 @@ type Job struct {
 type Hooks struct {
 	OnStatus  func(api.RunStatus) // starting, running, finalizing
 	OnStarted func(pid int)       // the process group id, once the process runs
+	// OnInstallStarted gets the process group id of each step of a
+	// dependency install as it starts, so that what a dead server left of
+	// it can be killed, as for OnStarted.
+	OnInstallStarted func(pgid int)
+	// OnLog is called after text was appended to the run's log. It is
+	// called from the goroutine copying the output, not Run's, and must
+	// return quickly.
+	OnLog func()
 }
 
 func (h Hooks) status(s api.RunStatus) {
@@ -116,6 +153,11 @@ func (e *Executor) withDefaults() Executor {
 	if c.BaseEnv == nil {
 		c.BaseEnv = DefaultBaseEnv()
 	}
+	c.VenvsDir = cmp.Or(c.VenvsDir, filepath.Join(os.TempDir(), "runtime-action-venvs"))
+	c.InstallTimeout = cmp.Or(c.InstallTimeout, DefaultInstallTimeout)
+	if c.InstallEnv == nil {
+		c.InstallEnv = DefaultInstallEnv()
+	}
 	return c
 }
 
@@ -130,8 +172,10 @@ func (e *Executor) Run(ctx context.Context, j Job, h Hooks) Result {
 	if err != nil {
 		return failed(fmt.Sprintf("open run log: %v", err))
 	}
+	lg.redact = newRedactor(j.Redact)
+	lg.onWrite = h.OnLog
 	res := c.run(ctx, j, h, lg)
-	if res.Status != api.StatusCompleted {
+	if res.Status != api.StatusCompleted || res.Reason != "" {
 		lg.line(res.Reason)
 	}
 	lg.close()
@@ -146,6 +190,9 @@ func failed(reason string) Result {
 func stopped(cause error) Result {
 	if errors.Is(cause, ErrCancelled) {
 		return Result{Status: api.StatusCancelled, ExitCode: -1, Reason: ErrCancelled.Error()}
+	}
+	if r, ok := appStopped(cause); ok {
+		return r
 	}
 	return failed("run stopped: " + cause.Error())
 }
@@ -168,7 +215,7 @@ func validate(j Job) error {
 	if j.Deployment == "" {
 		return errors.New("no deployment to run: upload one first")
 	}
-	return nil
+	return validateApp(j)
 }
 
 // run does everything between opening and closing the log; its result's
@@ -195,14 +242,18 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 	if fi, err := os.Stat(filepath.Join(dir, j.EntryPoint)); err != nil || !fi.Mode().IsRegular() {
 		return failed(fmt.Sprintf("entry point %q not found in the deployment", j.EntryPoint))
 	}
+	py, res := e.pythonEnv(ctx, j, dir, h, lg)
+	if res != nil {
+		return *res
+	}
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return failed(fmt.Sprintf("start %s: make log pipe: %v", e.Python, err))
 	}
-	cmd := exec.Command(e.Python, j.EntryPoint)
+	cmd := exec.Command(py.python, scriptArgs(j, dir)...)
 	cmd.Dir = dir
-	cmd.Env = e.env(j)
+	cmd.Env = append(e.env(j), py.env...)
 	// One file for both, so the child gets one pipe on fd 1 and 2 and its
 	// output keeps the order it was written in.
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -221,34 +272,39 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 
 	pgid := cmd.Process.Pid
 	h.started(pgid)
-	h.status(api.StatusRunning)
 
 	// The leader is not reaped until its group is gone: its pid, and so the
 	// group id, cannot be reused meanwhile, so kill(-pgid) reaches only ours.
 	exited := make(chan leaderExit, 1)
 	go func() { exited <- waitExitedNoReap(pgid, e.PollInterval) }()
+	// An app is running once it listens (app.go), a batch script at once.
+	stopRes := e.awaitApp(ctx, j, exited)
+	if stopRes == nil {
+		h.status(api.StatusRunning)
+	}
 	var timeout <-chan time.Time
-	if e.Timeout > 0 {
+	if e.Timeout > 0 && !j.Interactive {
 		t := time.NewTimer(e.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
 
-	var stopRes *Result
 	var le leaderExit
-	select {
-	case le = <-exited:
-		if le.known && le.exited && le.code == 0 {
-			// Leftovers (a daemonised child, say) are stopped below; the
-			// script itself is done.
-			h.status(api.StatusFinalizing)
+	if stopRes == nil {
+		select {
+		case le = <-exited:
+			if le.known && le.exited && le.code == 0 {
+				// Leftovers (a daemonised child, say) are stopped below; the
+				// script itself is done.
+				h.status(api.StatusFinalizing)
+			}
+		case <-ctx.Done():
+			r := stopped(context.Cause(ctx))
+			stopRes = &r
+		case <-timeout:
+			r := failed(fmt.Sprintf("timed out after %s", e.Timeout))
+			stopRes = &r
 		}
-	case <-ctx.Done():
-		r := stopped(context.Cause(ctx))
-		stopRes = &r
-	case <-timeout:
-		r := failed(fmt.Sprintf("timed out after %s", e.Timeout))
-		stopRes = &r
 	}
 	e.stopGroup(pgid)
 	if stopRes != nil {
@@ -297,6 +353,7 @@ func (e *Executor) env(j Job) []string {
 	env = append(env, e.BaseEnv...)
 	env = append(env, "PYTHONUNBUFFERED=1")
 	env = append(env, j.Env...)
+	env = append(env, appEnv(j)...)
 	return append(env,
 		"RUNTIME__RUN_ID="+j.RunID,
 		"RUNTIME__WORKSPACE_ID="+j.WorkspaceID,

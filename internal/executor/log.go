@@ -16,8 +16,10 @@ type runLog struct {
 	limit     int64 // most bytes of process output
 	written   int64 // bytes of process output written
 	truncated bool
-	endsLine  bool  // the last byte written was a newline, or none was written
-	err       error // first write error: process output is dropped after it
+	endsLine  bool      // the last byte written was a newline, or none was written
+	err       error     // first write error: process output is dropped after it
+	redact    *redactor // masks the run's secrets (nil: none); see redact.go
+	onWrite   func()    // called after each write that appended something (nil: none)
 }
 
 func openLog(path string, limit int64) (*runLog, error) {
@@ -48,8 +50,16 @@ func (l *runLog) copyFrom(r io.Reader) {
 	}
 }
 
-// output writes process output, up to the cap; past it, one marker line.
+// output writes process output with its secrets masked, up to the cap.
 func (l *runLog) output(p []byte) {
+	if l.redact != nil {
+		p = l.redact.feed(p, false)
+	}
+	l.capped(p)
+}
+
+// capped writes process output, up to the cap; past it, one marker line.
+func (l *runLog) capped(p []byte) {
 	if l.truncated || l.err != nil {
 		return
 	}
@@ -69,6 +79,9 @@ func (l *runLog) write(p []byte) int {
 	n, err := l.f.Write(p)
 	if n > 0 {
 		l.endsLine = p[n-1] == '\n'
+		if l.onWrite != nil {
+			l.onWrite()
+		}
 	}
 	l.err = err
 	return n
@@ -77,6 +90,7 @@ func (l *runLog) write(p []byte) int {
 // line appends a line of the executor's own, on a line of its own even when
 // the output did not end with a newline.
 func (l *runLog) line(s string) {
+	l.flushRedacted()
 	b := make([]byte, 0, len(s)+2)
 	if !l.endsLine {
 		b = append(b, '\n')
@@ -90,6 +104,7 @@ func (l *runLog) line(s string) {
 // close makes the log durable: the output went in with write(2) as it came,
 // one fsync at the end is enough.
 func (l *runLog) close() {
+	l.flushRedacted()
 	_ = l.f.Sync()
 	_ = l.f.Close()
 }

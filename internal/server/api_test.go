@@ -161,7 +161,7 @@ func TestUnknownRoutes(t *testing.T) {
 	}{
 		{http.MethodGet, "/v2/nothing", http.StatusNotFound},
 		{http.MethodGet, "/auth/v1/nothing", http.StatusNotFound},
-		{http.MethodPost, "/auth/v1/github/oidc-exchange", http.StatusNotFound},
+		{http.MethodGet, "/auth/v1/github/oidc-exchange", http.StatusMethodNotAllowed},
 		{http.MethodDelete, e.wsPath("/runs"), http.StatusMethodNotAllowed},
 		{http.MethodPut, "/v1/me", http.StatusMethodNotAllowed},
 	} {

@@ -23,8 +23,13 @@ const (
 	DefaultTokenTTL          = 720 * time.Hour
 	DefaultAdminTokenTTL     = 10 * 365 * 24 * time.Hour
 	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultScheduleInterval  = time.Second
 	DefaultGitHubTimeout     = 15 * time.Second
-	DefaultLogPollInterval   = 250 * time.Millisecond
+	DefaultAppIdleTimeout    = time.Hour
+	DefaultAppReadyTimeout   = 30 * time.Second
+	DefaultAppLinkTTL        = 5 * time.Minute
+	DefaultAppSessionTTL     = 12 * time.Hour
+	DefaultLogPollInterval   = 2 * time.Second
 )
 
 // Config configures a Server. Only DataDir is required.
@@ -65,7 +70,9 @@ type Config struct {
 	// its context is done.
 	ShutdownTimeout time.Duration
 	// LogPollInterval is how often a log stream looks for new log text
-	// and a new status.
+	// and a new status on its own. It is only a safety net: the executor
+	// and the scheduler wake the streams of a run as soon as its log grows
+	// or its status changes.
 	LogPollInterval time.Duration
 	// GitHubClient asks GitHub's API (default: a client with a 15s timeout).
 	GitHubClient *http.Client
@@ -74,6 +81,45 @@ type Config struct {
 	// RunEnv is the environment every run starts from (default:
 	// executor.DefaultBaseEnv, a minimal one).
 	RunEnv []string
+	// VenvsDir holds the Python environments of deployments that declare
+	// dependencies (requirements.txt, pyproject.toml), one per deployment
+	// content hash (default: <DataDir>/venvs).
+	VenvsDir string
+	// UV is the uv executable environments are made with ("": uv when on
+	// PATH; executor.UVNone: never, python -m venv and pip instead).
+	UV string
+	// PipArgs are appended to every dependency install command, e.g.
+	// --no-index --find-links DIR.
+	PipArgs []string
+	// InstallEnv is added to RunEnv for dependency installs (nil:
+	// executor.DefaultInstallEnv, the server's PIP_*, UV_* and proxy
+	// variables).
+	InstallEnv []string
+	// OIDC configures the GitHub OIDC exchange (defaults: oidc.go).
+	OIDC OIDCConfig
+	// AppIdleTimeout stops an interactive run whose app got no request
+	// for this long; the run ends completed (apps.go).
+	AppIdleTimeout time.Duration
+	// AppReadyTimeout is how long an app may take to listen on its port
+	// before its run fails.
+	AppReadyTimeout time.Duration
+	// AppPollInterval is how often a starting app's port is tried
+	// (default executor.DefaultAppPollInterval).
+	AppPollInterval time.Duration
+	// AppLinkTTL is the lifetime of a signed app link, AppSessionTTL the
+	// lifetime of the app session cookie it sets (capped at its token's).
+	AppLinkTTL    time.Duration
+	AppSessionTTL time.Duration
+	// EncryptionKey holds the keys configuration packages are encrypted
+	// with: base64 of 32 bytes each, separated by newlines or commas; the
+	// last one encrypts, all decrypt. EncryptionKeyFile is a file holding
+	// them instead. With neither, <DataDir>/encryption.key is used, made on
+	// the first start (see encryption.go).
+	EncryptionKey     string
+	EncryptionKeyFile string
+	// ScheduleInterval is how often schedules are checked for due ticks
+	// against Now (default 1s).
+	ScheduleInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the server's log (nil: discarded).
@@ -120,9 +166,16 @@ func (c Config) withDefaults() Config {
 	if c.RunEnv == nil {
 		c.RunEnv = executor.DefaultBaseEnv()
 	}
+	setD(&c.AppIdleTimeout, DefaultAppIdleTimeout)
+	setD(&c.AppReadyTimeout, DefaultAppReadyTimeout)
+	setD(&c.AppPollInterval, executor.DefaultAppPollInterval)
+	setD(&c.AppLinkTTL, DefaultAppLinkTTL)
+	setD(&c.AppSessionTTL, DefaultAppSessionTTL)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	setD(&c.ScheduleInterval, DefaultScheduleInterval)
+	c.OIDC = c.OIDC.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

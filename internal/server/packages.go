@@ -121,7 +121,11 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 			os.Remove(tmp.Name())
 		}()
 		h := sha3.New256()
-		n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(part, limit+1))
+		sink, finish, err := s.uploadSink(kind, tmp)
+		if err != nil {
+			return internal("store upload", err)
+		}
+		n, err := io.Copy(io.MultiWriter(sink, h), io.LimitReader(part, limit+1))
 		if err == nil && n > limit {
 			// count the rest (bounded by MaxBytesReader) to say how big it is
 			var m int64
@@ -138,13 +142,20 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 			}
 			return badRequest("read upload: %v", err)
 		}
+		if err := finish(); err != nil {
+			return internal("store upload", err)
+		}
 		if err := tmp.Sync(); err != nil {
 			return internal("store upload", err)
 		}
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return internal("store upload", err)
 		}
-		v, err := pack.Verify(tmp, pack.Limits{MaxMembers: s.cfg.MaxMembers, MaxUnpacked: s.cfg.MaxUnpacked})
+		src, err := s.uploadSource(kind, tmp)
+		if err != nil {
+			return internal("store upload", err)
+		}
+		v, err := pack.Verify(src, pack.Limits{MaxMembers: s.cfg.MaxMembers, MaxUnpacked: s.cfg.MaxUnpacked})
 		if err != nil {
 			var pe *pack.Error
 			if errors.As(err, &pe) {
@@ -166,7 +177,7 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 		if kind == store.KindConfiguration {
 			p.Profiles = profilesOf(v.Manifest.Files)
 		}
-		final := s.packagePath(blob)
+		final := s.blobPath(kind, blob)
 		placed := false
 		res, _, err := s.dir.store.CreatePackage(r.Context(), p, func(store.Package) error {
 			if _, err := os.Stat(final); err == nil {

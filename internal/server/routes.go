@@ -33,6 +33,8 @@ func (s *Server) routes() http.Handler {
 	h("GET "+ws+"/scripts", s.inWorkspace(s.listScripts))
 	h("POST "+ws+"/scripts", s.inWorkspace(s.upsertScript))
 	h("GET "+ws+"/scripts/{rest...}", s.inWorkspace(s.scriptsSubtree))
+	// Extension: POST .../scripts/<name>/app-link (applink.go).
+	h("POST "+ws+"/scripts/{rest...}", s.inWorkspace(s.scriptsPost))
 
 	h("GET "+ws+"/runs", s.inWorkspace(s.listRuns))
 	h("POST "+ws+"/runs", s.inWorkspace(s.createRun))
@@ -48,14 +50,15 @@ func (s *Server) routes() http.Handler {
 	a("POST /v1/github/token-exchange", s.tokenExchange)
 	a("POST /v1/github/device-flow/code", s.deviceFlow)
 	a("POST /v1/github/device-flow/token", s.deviceFlow)
-	// POST /v1/github/oidc-exchange is left to a later issue: its 404 tells
-	// clients the server does not offer it.
+	a("POST /v1/github/oidc-exchange", s.oidcExchange)
 
 	apiH := s.jsonFallback(apiMux)
 	authH := s.jsonFallback(authMux)
 	root := http.NewServeMux()
 	root.Handle("/auth/", http.StripPrefix("/auth", authH))
 	root.Handle("/api/", http.StripPrefix("/api", apiH))
+	// The apps of interactive runs (appproxy.go).
+	root.Handle("/apps/", s.handle(s.serveApp))
 	root.Handle("/", apiH)
 	return s.logRequests(root)
 }

@@ -197,6 +197,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internal("cancel run", err)
 	}
+	s.events.statusChanged(run.ID)
 	if run.Status == api.StatusCancelling {
 		s.sched.cancel(run.ID)
 	}

@@ -115,6 +115,7 @@ func (sc *scheduler) dispatch() error {
 				}
 				continue // cancelled meanwhile
 			}
+			sc.srv.events.statusChanged(r.ID)
 			sc.wg.Add(1)
 			go sc.execute(ctx, r)
 		}
@@ -145,34 +146,54 @@ func (sc *scheduler) execute(ctx context.Context, r store.Run) {
 		sc.wake()
 	}()
 	status := api.StatusFailed
+	// The decrypted configuration goes as soon as the run folder holds it,
+	// and whatever happens (encryption.go).
+	defer sc.srv.removeRunConfiguration(r.ID)
 	job, err := sc.job(r)
+	var app *liveApp
+	if err == nil {
+		app, err = sc.openApp(r, &job) // interactive runs: a port and a proxy entry (apps.go)
+	}
 	if err != nil {
 		sc.srv.log.Error("prepare run", "run", r.ID, "error", err)
 		if lerr := appendLogLine(sc.srv.logPath(r.ID), err.Error()); lerr != nil {
 			sc.srv.log.Error("write run log", "run", r.ID, "error", lerr)
 		}
+		sc.srv.events.logAppended(r.ID)
 	} else {
 		res := sc.exec.Run(ctx, job, executor.Hooks{
 			OnStatus: func(st api.RunStatus) {
 				if st == api.StatusStarting {
 					return // ClaimRun did it
 				}
+				sc.appStatus(app, st == api.StatusRunning)
 				if err := sc.st.AdvanceRun(sc.storeCtx, r.ID, st); err != nil {
 					sc.srv.log.Error("record run status", "run", r.ID, "status", st, "error", err)
 				}
+				sc.srv.events.statusChanged(r.ID)
+			},
+			OnLog: func() { sc.srv.events.logAppended(r.ID) },
+			OnInstallStarted: func(pgid int) {
+				sc.srv.removeRunConfiguration(r.ID)
+				if err := sc.st.SetRunPGID(sc.storeCtx, r.ID, pgid); err != nil {
+					sc.srv.log.Error("record run process group", "run", r.ID, "error", err)
+				}
 			},
 			OnStarted: func(pgid int) {
+				sc.srv.removeRunConfiguration(r.ID)
 				if err := sc.st.SetRunPGID(sc.storeCtx, r.ID, pgid); err != nil {
 					sc.srv.log.Error("record run process group", "run", r.ID, "error", err)
 				}
 			},
 		})
+		sc.closeApp(app)
 		status = res.Status
 		sc.srv.log.Info("run ended", "run", r.ID, "status", res.Status, "reason", res.Reason)
 	}
 	if _, err := sc.st.FinishRun(sc.storeCtx, r.ID, status); err != nil && !errors.Is(err, store.ErrTerminal) {
 		sc.srv.log.Error("record run result", "run", r.ID, "error", err)
 	}
+	sc.srv.events.statusChanged(r.ID)
 }
 
 // job gathers what the executor needs for r: the packages of the run (not
@@ -192,14 +213,22 @@ func (sc *scheduler) job(r store.Run) (executor.Job, error) {
 	if err != nil {
 		return executor.Job{}, fmt.Errorf("find script version %q of the run: %w", r.ScriptVersionID, err)
 	}
+	confPath, secrets, err := sc.srv.openRunConfiguration(r.ID, conf.Blob)
+	if err != nil {
+		return executor.Job{}, fmt.Errorf("configuration %q of the run: %w", r.ConfigurationID, err)
+	}
 	return executor.Job{
 		RunID:         r.ID,
 		WorkspaceID:   r.WorkspaceID,
 		Profile:       r.Profile,
 		EntryPoint:    ver.EntryPoint,
 		Deployment:    sc.srv.packagePath(dep.Blob),
-		Configuration: sc.srv.packagePath(conf.Blob),
+		Configuration: confPath,
+		Redact:        secrets,
 		LogPath:       sc.srv.logPath(r.ID),
+		Interactive:   ver.ScriptType == api.ScriptInteractive,
+
+		DeploymentHash: dep.ContentHash,
 	}, nil
 }
 

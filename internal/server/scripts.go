@@ -69,7 +69,7 @@ func (s *Server) upsertScript(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if in.Active {
-			next := sched.Next(s.cfg.Now()).UTC()
+			next := sched.Next(s.cfg.Now().UTC()).UTC() // the schedule is in UTC, whatever the local zone
 			in.NextScheduledRun = &next
 		}
 	}

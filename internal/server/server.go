@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/seal"
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
@@ -38,6 +40,16 @@ type Server struct {
 	dir     *dataDir
 	sched   *scheduler
 	handler http.Handler
+	// oidc verifies GitHub Actions ID tokens for the OIDC exchange.
+	oidc *oidcVerifier
+	// events wakes log streams when a run's log or status changes.
+	events *runEvents
+	// keys encrypt configuration packages (encryption.go); cron fires
+	// schedules (schedule.go).
+	keys *seal.Keyring
+	cron *cronTicker
+	// apps are the apps of active interactive runs, for the proxy.
+	apps *appTable
 
 	closeOnce sync.Once
 	closeErr  error
@@ -48,6 +60,10 @@ type Server struct {
 // scheduler, which dispatches the pending runs.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
+	oidc, err := newOIDCVerifier(cfg.OIDC, cfg.Now, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("open server: %w", err)
+	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("open server: no data dir given: pass --data-dir or set RUNTIME_SERVER_DATA_DIR")
 	}
@@ -63,7 +79,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		lock.unlock()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, dir: dir}
+	keys, err := openKeys(ctx, cfg, dir, cfg.Logger)
+	if err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, dir: dir, events: newRunEvents()}
+	s.oidc = oidc
+	s.keys = keys
+	s.apps = newAppTable(cfg.Now)
 	// Uploads that a killed server left half-written.
 	if entries, err := os.ReadDir(dir.join(tmpDir)); err == nil {
 		for _, e := range entries {
@@ -83,9 +108,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		LogLimit: cfg.LogLimit,
 		BaseEnv:  cfg.RunEnv,
 		KeepDirs: cfg.KeepRunDirs,
+
+		VenvsDir:   cmp.Or(cfg.VenvsDir, dir.join("venvs")),
+		UV:         cfg.UV,
+		PipArgs:    cfg.PipArgs,
+		InstallEnv: cfg.InstallEnv,
+
+		AppPollInterval: cfg.AppPollInterval,
 	})
 	s.handler = s.routes()
 	s.sched.start()
+	s.cron = newCronTicker(s)
+	s.cron.start()
 	return s, nil
 }
 
@@ -101,6 +135,12 @@ func (s *Server) recover(ctx context.Context) error {
 		if r.PGID > 0 {
 			if err := executor.KillGroup(r.PGID, r.ID); err != nil {
 				s.log.Warn("kill processes of an interrupted run", "run", r.ID, "error", err)
+			}
+		}
+		if !s.cfg.KeepRunDirs {
+			// Its folder holds the configuration's secrets: it goes with the run.
+			if err := os.RemoveAll(s.dir.join(runsDir, filepath.Base(r.ID))); err != nil {
+				s.log.Warn("remove the folder of an interrupted run", "run", r.ID, "error", err)
 			}
 		}
 		if err := appendLogLine(s.logPath(r.ID), restartLine); err != nil {
@@ -180,6 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // closes the store and unlocks the data dir.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.cron.close()
 		s.sched.close()
 		s.closeErr = errors.Join(s.dir.store.Close(), s.lock.unlock())
 	})

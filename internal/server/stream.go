@@ -43,26 +43,40 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 
 	shutdown, _ := ctx.Value(shutdownKey{}).(<-chan struct{}) // nil: never
+	// The executor and the scheduler wake the stream on every append to
+	// the log and every status change; the poll only catches changes made
+	// where nobody notifies (another process writing the data dir, say).
+	sub := s.events.subscribe(run.ID)
+	defer sub.close()
 	tick := time.NewTicker(s.cfg.LogPollInterval)
 	defer tick.Stop()
 	buf := make([]byte, 64<<10)
 	var last api.RunStatus
+	var seenStatus uint64
+	readStatus := true
 	lastWrite := time.Now()
 	for {
-		// The status is read before the log: once it is terminal, the
-		// log read after it is complete.
-		cur, err := s.dir.store.Run(ctx, run.ID)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("stream run logs", "run", run.ID, "error", err)
-			}
-			return nil // the answer has started: the client sees the stream end
+		changed, statusCount := sub.next()
+		if statusCount != seenStatus {
+			seenStatus, readStatus = statusCount, true
 		}
 		wrote := false
-		if cur.Status != last {
-			last = cur.Status
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", api.EventStatus, last)
-			wrote = true
+		// The status is read before the log: once it is terminal, the
+		// log read after it is complete.
+		if readStatus {
+			cur, err := s.dir.store.Run(ctx, run.ID)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("stream run logs", "run", run.ID, "error", err)
+				}
+				return nil // the answer has started: the client sees the stream end
+			}
+			readStatus = false
+			if cur.Status != last {
+				last = cur.Status
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", api.EventStatus, last)
+				wrote = true
+			}
 		}
 		sent, err := s.sendLog(w, run.ID, offset, buf)
 		if err != nil {
@@ -90,7 +104,9 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-shutdown:
 			return nil
+		case <-changed:
 		case <-tick.C:
+			readStatus = true
 		}
 	}
 }

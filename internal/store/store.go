@@ -207,6 +207,13 @@ type RunFilter struct {
 // Store keeps the Runtime's state. Every method that changes something does
 // it in one transaction; a failed call changes nothing.
 type Store interface {
+	// TrustStore keeps GitHub OIDC trust rules (trust.go).
+	TrustStore
+	// ScheduleStore fires schedules, KeyStore knows the encryption keys
+	// (schedule.go).
+	ScheduleStore
+	KeyStore
+
 	// Close releases the store.
 	Close() error
 
