@@ -22,6 +22,8 @@ type deployOptions struct {
 	NoWait      bool
 	Timeout     time.Duration
 	DryRun      bool
+	Schedule    string
+	setSchedule bool
 }
 
 func newDeployCmd(s *Streams) *cobra.Command {
@@ -45,6 +47,7 @@ Exit codes: 0 completed, 3 failed, 4 cancelled, 5 timed out while waiting, 1 oth
 		Args: exactArgs(1, "SCRIPT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Script = args[0]
+			o.setSchedule = cmd.Flags().Changed("schedule")
 			return runDeploy(cmd.Context(), s, o)
 		},
 	}
@@ -55,6 +58,7 @@ Exit codes: 0 completed, 3 failed, 4 cancelled, 5 timed out while waiting, 1 oth
 	f.BoolVar(&o.NoWait, "no-wait", false, "start the run and return without following it")
 	f.DurationVar(&o.Timeout, "timeout", 0, "stop waiting after this long (e.g. 30m; 0: no limit); the run goes on")
 	f.BoolVar(&o.DryRun, "dry-run", false, "upload nothing and start nothing: print what would be done")
+	f.StringVar(&o.Schedule, "schedule", "", "run the script on this 5-field cron `schedule` (UTC) too, e.g. \"0 3 * * *\"; \"none\" removes it (default: keep the script's)")
 	return cmd
 }
 
@@ -92,6 +96,13 @@ func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
 	spec := deploy.ScriptSpec{Type: api.ScriptBatch, Profile: o.Profile}
 	if o.Interactive {
 		spec.Type = api.ScriptInteractive
+	}
+	if o.setSchedule {
+		sched := o.Schedule
+		if sched == "none" {
+			sched = ""
+		}
+		spec.Schedule = &sched
 	}
 	if o.DryRun {
 		return printDeployPlan(ctx, s, c, o, name, spec, dep, conf)
@@ -175,10 +186,17 @@ func printDeployPlan(ctx context.Context, s *Streams, c *conn, o *deployOptions,
 	if err != nil && !client.IsNotFound(err) {
 		return connErr(fmt.Errorf("get script %q: %w", name, err))
 	}
+	if spec.Schedule != nil && *spec.Schedule != "" {
+		sp.Schedule = spec.Schedule
+	}
 	if existing != nil {
 		v := existing.Version
-		sp.Exists, sp.Version, sp.Schedule = true, &v, existing.Schedule
-		sp.WouldUpdate = existing.EntryPoint != name || string(existing.ScriptType) != sp.ScriptType || deref(existing.Profile, "") != spec.Profile
+		sp.Exists, sp.Version = true, &v
+		if spec.Schedule == nil {
+			sp.Schedule = existing.Schedule
+		}
+		sp.WouldUpdate = existing.EntryPoint != name || string(existing.ScriptType) != sp.ScriptType || deref(existing.Profile, "") != spec.Profile ||
+			(spec.Schedule != nil && deref(existing.Schedule, "") != *spec.Schedule)
 	}
 	if o.global.json() {
 		return printJSON(s.Out, deployPlan{Deployment: dep.Plan, Configuration: conf.Plan, Script: sp})

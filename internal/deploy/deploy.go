@@ -246,6 +246,9 @@ func tooLarge(err error, sel *workspace.Selection) error {
 type ScriptSpec struct {
 	Type    api.ScriptType // "" keeps an existing script's type (batch for a new one)
 	Profile string         // "" keeps an existing script's profile
+	// Schedule sets the script's 5-field cron schedule (UTC); nil keeps an
+	// existing script's, a pointer to "" removes it.
+	Schedule *string
 }
 
 // ScriptName turns a script path into its name on the Runtime: the path
@@ -287,19 +290,25 @@ func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec)
 		s := existing.Script
 		active := s.Active
 		req.Active, req.Description, req.Schedule = &active, s.Description, s.Schedule
+		if spec.Schedule != nil {
+			req.Schedule = scheduleOf(spec.Schedule)
+		}
 		if req.ScriptType == "" {
 			req.ScriptType = s.ScriptType
 		}
 		if req.Profile == nil {
 			req.Profile = s.Profile
 		}
-		if s.EntryPoint == req.EntryPoint && s.ScriptType == req.ScriptType && eqPtr(s.Profile, req.Profile) {
+		if s.EntryPoint == req.EntryPoint && s.ScriptType == req.ScriptType && eqPtr(s.Profile, req.Profile) && eqPtr(s.Schedule, req.Schedule) {
 			e.progress("script %q unchanged (version %d)", name, s.Version)
 			return &s, false, nil
 		}
 	}
 	if req.ScriptType == "" {
 		req.ScriptType = api.ScriptBatch
+	}
+	if existing == nil && spec.Schedule != nil {
+		req.Schedule = scheduleOf(spec.Schedule)
 	}
 	s, err := e.Client.UpsertScript(ctx, e.WorkspaceID, req)
 	if err != nil {
@@ -311,6 +320,15 @@ func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec)
 		e.progress("script %q updated to version %d", name, s.Version)
 	}
 	return s, true, nil
+}
+
+// scheduleOf turns a schedule asked for into the request's: "" is none.
+func scheduleOf(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	v := *s
+	return &v
 }
 
 func eqPtr(a, b *string) bool {

@@ -167,9 +167,28 @@ func TestUpsertScript(t *testing.T) {
 			}
 		})
 	}
+	// A schedule asked for replaces the kept one; "" removes it.
+	every := "*/5 * * * *"
+	s, changed, err := e.UpsertScript(ctx, "jobs/load.py", ScriptSpec{Schedule: &every})
+	if err != nil || !changed || s.Schedule == nil || *s.Schedule != every {
+		t.Fatalf("set schedule: %+v %v %v", s, changed, err)
+	}
+	if _, changed, _ = e.UpsertScript(ctx, "jobs/load.py", ScriptSpec{Schedule: &every}); changed {
+		t.Error("the same schedule again made a new version")
+	}
+	none := ""
+	s, changed, err = e.UpsertScript(ctx, "jobs/load.py", ScriptSpec{Schedule: &none})
+	if err != nil || !changed || s.Schedule != nil {
+		t.Fatalf("remove schedule: %+v %v %v", s, changed, err)
+	}
+	bad := "every day"
+	if _, _, err := e.UpsertScript(ctx, "jobs/load.py", ScriptSpec{Schedule: &bad}); err == nil || !strings.Contains(err.Error(), "invalid schedule") {
+		t.Fatalf("invalid schedule: %v", err)
+	}
+
 	// A new script gets batch by default.
 	writeFiles(t, root, map[string]string{"other.py": ""})
-	s, changed, err := e.UpsertScript(ctx, "other.py", ScriptSpec{})
+	s, changed, err = e.UpsertScript(ctx, "other.py", ScriptSpec{})
 	if err != nil || !changed || s.ScriptType != api.ScriptBatch || s.Version != 1 {
 		t.Fatalf("new script: %+v %v %v", s, changed, err)
 	}
