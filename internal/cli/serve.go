@@ -275,6 +275,26 @@ func openAdmin(cmd *cobra.Command, s *Streams, o *serveOptions) (*server.Admin, 
 	return a, nil
 }
 
+// checkTableOutput refuses an -o the admin lists do not print.
+func checkTableOutput(output string) error {
+	if output != "" && output != "json" && output != "table" {
+		return &usageError{msg: fmt.Sprintf("invalid -o %q: expected json or table", output)}
+	}
+	return nil
+}
+
+// adminRunE runs fn with the data dir's admin functions, closed afterwards.
+func adminRunE(s *Streams, o *serveOptions, fn func(cmd *cobra.Command, args []string, a *server.Admin) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := openAdmin(cmd, s, o)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd, args, a)
+	}
+}
+
 func newServeTokenCmd(s *Streams, o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Create and revoke tokens of a self-hosted Runtime", Args: cobra.NoArgs}
 	var t server.TokenOptions
@@ -286,19 +306,14 @@ It works on the data dir directly, also while a server runs on it. --email names
 user (created when new, default admin@localhost); --workspace restricts the token to
 one workspace, whose member the user becomes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			tok, err := a.CreateToken(cmd.Context(), t)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(s.Out, tok)
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&t.WorkspaceID, "workspace", "", "restrict the token to this workspace id")
 	create.Flags().StringVar(&t.Email, "email", server.AdminEmail, "email of the token's user")
@@ -307,19 +322,14 @@ one workspace, whose member the user becomes.`,
 		Use:   "revoke TOKEN_OR_JTI",
 		Short: "Revoke a token, given whole or by its jti",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			jti, err := a.RevokeToken(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "Revoked token %s\n", jti)
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, revoke)
 	return cmd
@@ -331,34 +341,22 @@ func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a workspace and print its id",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			ws, err := a.CreateWorkspace(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(s.Out, ws.ID)
 			return nil
-		},
+		}),
 	}
 	var output string
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the workspaces",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "" && output != "json" && output != "table" {
-				return &usageError{msg: fmt.Sprintf("invalid -o %q: expected json or table", output)}
-			}
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		Use:     "list",
+		Short:   "List the workspaces",
+		Args:    cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, args []string) error { return checkTableOutput(output) },
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			wss, err := a.Workspaces(cmd.Context())
 			if err != nil {
 				return err
@@ -372,7 +370,7 @@ func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
 			}
 			t.flush()
 			return nil
-		},
+		}),
 	}
 	list.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
 	var login, wsID string
@@ -383,21 +381,16 @@ func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
 with a GitHub token) for a token of this Runtime, as a member of a workspace (the
 first one unless --workspace is given).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			if login == "" {
 				return &usageError{msg: "--github LOGIN is required"}
 			}
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			if err := a.AllowGitHub(cmd.Context(), login, wsID); err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "GitHub user %s may log in\n", login)
 			return nil
-		},
+		}),
 	}
 	allow.Flags().StringVar(&login, "github", "", "GitHub login to allow")
 	allow.Flags().StringVar(&wsID, "workspace", "", "workspace id (default: the first workspace)")

@@ -68,16 +68,11 @@ environment and job_workflow_ref claims must equal them.`,
 		Use:   "add --workspace ID --repository-id N --repository-owner-id N",
 		Short: "Add a trust rule and print its id",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			// Checked before the data dir is opened: a bad value changes nothing.
 			if err := in.Check(); err != nil {
 				return trustFlagError(err)
 			}
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			r, created, err := a.AddTrustRule(cmd.Context(), in)
 			if err != nil {
 				return trustFlagError(err)
@@ -90,7 +85,7 @@ environment and job_workflow_ref claims must equal them.`,
 			fmt.Fprintf(s.Err, "%s: ID tokens of repository id %d (owner id %d)%s may log in to workspace %s\n",
 				what, r.RepositoryID, r.RepositoryOwnerID, ruleNarrowing(r), r.WorkspaceID)
 			return nil
-		},
+		}),
 	}
 	f := add.Flags()
 	f.StringVar(&in.WorkspaceID, "workspace", "", "workspace id the tokens log in to (required)")
@@ -102,18 +97,11 @@ environment and job_workflow_ref claims must equal them.`,
 
 	var wsID, output string
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the trust rules",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "" && output != "json" && output != "table" {
-				return &usageError{msg: fmt.Sprintf("invalid -o %q: expected json or table", output)}
-			}
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		Use:     "list",
+		Short:   "List the trust rules",
+		Args:    cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, args []string) error { return checkTableOutput(output) },
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			rules, err := a.TrustRules(cmd.Context(), wsID)
 			if err != nil {
 				return err
@@ -137,7 +125,7 @@ environment and job_workflow_ref claims must equal them.`,
 			}
 			t.flush()
 			return nil
-		},
+		}),
 	}
 	list.Flags().StringVar(&wsID, "workspace", "", "only the rules of this workspace id")
 	list.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
@@ -148,18 +136,13 @@ environment and job_workflow_ref claims must equal them.`,
 		Long: `Remove a trust rule. Runtime tokens it let GitHub Actions jobs obtain stay valid
 until they expire, an hour at most.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openAdmin(cmd, s, o)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			if err := a.RemoveTrustRule(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "Removed trust rule %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(add, list, remove)
 	return cmd
