@@ -2,22 +2,23 @@ package pack
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"runtime"
 	"sync"
+
+	// klauspost's deflate has the standard library's API and runs two to
+	// three times faster at BestSpeed, where packaging spends most of its time.
+	"github.com/klauspost/compress/flate"
 )
 
 // parallelGzip writes one gzip member whose deflate stream is compressed in
 // blocks on all cores, as pigz does: each block is deflated on its own and
 // ends with a sync flush (byte-aligned), so the blocks can simply be
 // concatenated; a final empty stored block and the CRC-32 and size of the
-// whole input close the member. Any gzip reader reads it as one stream. Go's
-// deflate ignores a preset dictionary at BestSpeed, so handing each block the
-// previous one's tail would gain nothing; independent 1 MiB blocks cost well
-// under 1% in size.
+// whole input close the member. Any gzip reader reads it as one stream.
+// Independent 1 MiB blocks cost well under 1% in size.
 type parallelGzip struct {
 	w         io.Writer
 	level     int
