@@ -221,6 +221,9 @@ func cmdWaitRun(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	fake-github TOKEN=LOGIN...
 func cmdFakeGitHub(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! fake-github")
+	}
 	users := map[string]string{}
 	for _, a := range args {
 		tok, login, ok := strings.Cut(a, "=")
@@ -338,6 +341,9 @@ func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	not-a-runtime
 func cmdNotARuntime(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: not-a-runtime")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -397,6 +403,9 @@ func cmdDeviceAuth(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	github-rest
 func cmdGitHubREST(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: github-rest")
+	}
 	var mu sync.Mutex
 	var nextID atomic.Int64
 	comments := map[int64]string{}
@@ -471,7 +480,7 @@ func cmdGitHubREST(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	gen-files DIR N SIZE
 func cmdGenFiles(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 3 {
+	if neg || len(args) != 3 {
 		ts.Fatalf("usage: gen-files DIR N SIZE")
 	}
 	n, err := strconv.Atoi(args[1])

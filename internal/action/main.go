@@ -13,6 +13,7 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/dlthub/runtime-action/internal/auth"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/dlthub/runtime-action/internal/workspace"
@@ -29,6 +30,15 @@ type Env struct {
 	CancelLimit time.Duration // how long cancelling a run may take (default 5s)
 	// ClientOptions adjusts the Runtime client (tests shorten the poll interval).
 	ClientOptions func(*client.Options)
+	// Now is the clock tokens are checked against (nil: time.Now).
+	Now func() time.Time
+}
+
+func (s *step) now() time.Time {
+	if s.env.Now != nil {
+		return s.env.Now()
+	}
+	return time.Now()
 }
 
 func (e *Env) cancelLimit() time.Duration {
@@ -49,6 +59,7 @@ type step struct {
 	root string
 
 	c           *client.Client
+	scriptName  string // the script's name on the Runtime ("" for command sync)
 	apiURL      string
 	authURL     string
 	workspaceID string
@@ -96,7 +107,7 @@ func (s *step) main(ctx context.Context) error {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(cwd, dir)
 	}
-	root, rootErr := workspace.Find(dir)
+	root, rootErr := deploy.FindWorkspace(dir, workspace.GlobalDir(s.a.Getenv, s.a.Getenv("HOME")))
 	// Mask before anything else is printed, the input errors included.
 	m, mErr := MaskSecrets(s.a, in, root)
 	s.m = m
@@ -107,7 +118,8 @@ func (s *step) main(ctx context.Context) error {
 		return Fail("Invalid settings file", mErr, "")
 	}
 	if rootErr != nil {
-		return Fail("No dlt workspace", rootErr, "Set working-directory to the folder holding .dlt/ (relative to the repository root), and check out the repository first (actions/checkout).")
+		return Fail("No dlt workspace", fmt.Errorf("working-directory %q: %w", in.WorkingDirectory, rootErr),
+			"Set working-directory to the folder holding .dlt/ (relative to the repository root), and check out the repository first (actions/checkout).")
 	}
 	s.root = root
 	gh, ctxErr := LoadContext(s.a)
@@ -116,8 +128,14 @@ func (s *step) main(ctx context.Context) error {
 		s.a.Warningf("read the workflow event: %v", ctxErr)
 	}
 	s.sum.Script, s.sum.Profile = in.Script, in.Profile
-	if in.Command != CommandSync && in.Script == "" {
-		return Fail("No script", fmt.Errorf("the script input is required for command %q", in.Command), "Set `script:` to the path of the script in the workspace, e.g. script: pipelines/load.py")
+	if in.Command != CommandSync {
+		// Checked before anything is uploaded: a deploy of a script that
+		// is not there could only fail after the sync.
+		name, err := deploy.ScriptName(root, root, in.Script)
+		if err != nil {
+			return Fail("Script not found", err, "The script input is a path relative to working-directory ("+in.WorkingDirectory+"), e.g. script: pipelines/load.py; the file must be in the repository.")
+		}
+		s.scriptName = name
 	}
 	cleanup, err := WriteProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
 	if err != nil {
@@ -133,6 +151,9 @@ func (s *step) main(ctx context.Context) error {
 		return err
 	}
 	eng := &deploy.Engine{Client: s.c, WorkspaceID: s.workspaceID, Root: root, Report: reporter{s.a}}
+	if in.Command == CommandDeploy {
+		eng.Script = s.scriptName
+	}
 	if in.DryRun {
 		return s.dryRun(ctx, eng)
 	}
@@ -173,6 +194,10 @@ func (s *step) authenticate(ctx context.Context) error {
 		return err
 	}
 	s.m.Add(token)
+	if c, err := auth.Decode(token); err == nil && !c.Expiry.IsZero() && !s.now().Before(c.Expiry) {
+		return Fail("Runtime token expired", fmt.Errorf("the token (%s) expired at %s", how, c.Expiry.UTC().Format(time.RFC3339)),
+			"Pass a current token in the token input (update the secret it comes from), or use GitHub OIDC, whose tokens are made for each job.")
+	}
 	opts.Token = token
 	s.c = client.New(opts)
 	s.workspaceID = firstNonEmpty(in.WorkspaceID, set.WorkspaceID)
@@ -185,9 +210,9 @@ func (s *step) authenticate(ctx context.Context) error {
 	}
 	if s.workspaceID == "" {
 		s.workspaceID = me.DefaultWorkspace.ID
-		s.a.Infof("workspace: %s (%s), the default of %s; set workspace-id to choose another", me.DefaultWorkspace.Name, s.workspaceID, me.Email)
+		s.a.Infof("Workspace: %s (%s), the default of %s; set workspace-id to choose another", me.DefaultWorkspace.Name, s.workspaceID, me.Email)
 	}
-	s.a.Infof("authenticated as %s with %s on %s, workspace %s", me.Email, how, s.apiURL, s.workspaceID)
+	s.a.Infof("Authenticated as %s with %s on %s, workspace %s", me.Email, how, s.apiURL, s.workspaceID)
 	return nil
 }
 
@@ -313,8 +338,17 @@ func (s *step) dryRun(ctx context.Context, eng *deploy.Engine) error {
 		plans = append(plans, pp)
 	}
 	plan := RenderPlan(PlanData{Script: s.in.Script, Profile: s.in.Profile, Packages: plans})
-	if _, err := WriteSummary(s.a, s.m, plan); err != nil {
-		s.a.Warningf("write the job summary: %v", err)
+	if ok, err := WriteSummary(s.a, s.m, plan); err != nil {
+		s.a.Warningf("%v", err)
+	} else if ok {
+		s.a.Infof("Dry run: nothing was uploaded or run; the plan is in the job summary")
+	} else {
+		// No job summary (act, a plain docker run): the plan goes to the
+		// log, where file names cannot act as workflow commands.
+		s.a.Infof("Dry run: nothing was uploaded or run. The plan:")
+		w := NewLogWriter(s.env.Stdout)
+		io.WriteString(w, s.m.Redact(plan))
+		w.Pause()
 	}
 	s.sum = SummaryData{} // the plan is the summary
 	s.planWritten = true

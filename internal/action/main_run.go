@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-githubactions"
@@ -16,20 +17,16 @@ import (
 func (s *step) run(ctx context.Context, eng *deploy.Engine) error {
 	in := s.in
 	var script *api.Script
-	err := Group(s.a, PhaseScript, func() error {
-		name, err := deploy.ScriptName(s.root, s.root, in.Script)
-		if err != nil {
-			return err
-		}
+	err := Group(s.a, PhaseScript, func() (err error) {
 		typ := api.ScriptBatch
 		if in.Interactive {
 			typ = api.ScriptInteractive
 		}
-		script, _, err = eng.UpsertScript(ctx, name, deploy.ScriptSpec{Type: typ, Profile: in.Profile})
+		script, _, err = eng.UpsertScript(ctx, s.scriptName, deploy.ScriptSpec{Type: typ, Profile: in.Profile})
 		return err
 	})
 	if err != nil {
-		return Fail("Script failed", err, "The script input is a path relative to working-directory, e.g. pipelines/load.py.")
+		return Fail("Script not created", err, "")
 	}
 	s.sum.Script, s.out.ScriptURL, s.sum.ScriptURL = script.Name, script.ScriptURL, script.ScriptURL
 
@@ -48,7 +45,7 @@ func (s *step) run(ctx context.Context, eng *deploy.Engine) error {
 		if err != nil {
 			return err
 		}
-		s.a.Infof("run #%d of %q started: %s", run.Number, script.Name, run.ID)
+		s.a.Infof("Run #%d of %q started: %s", run.Number, script.Name, run.ID)
 		return nil
 	})
 	if err != nil {
@@ -67,7 +64,7 @@ func (s *step) run(ctx context.Context, eng *deploy.Engine) error {
 		return err
 	}
 	success = final.Status == api.StatusCompleted
-	return runFailure(final)
+	return runFailure(final, s.sum.LogTail)
 }
 
 // setRun records what is known of the run in the outputs and the summary.
@@ -113,7 +110,7 @@ func (s *step) follow(ctx context.Context, runID string) (*api.DetailedRun, erro
 				if log != nil {
 					log.Pause()
 				}
-				s.a.Infof("run #%d: %s", r.Number, r.Status)
+				s.a.Infof("Run #%d: %s", r.Number, r.Status)
 			},
 		})
 		if log != nil {
@@ -130,45 +127,69 @@ func (s *step) follow(ctx context.Context, runID string) (*api.DetailedRun, erro
 		}
 		return final, nil
 	}
+	label := fmt.Sprintf("run %s", runID)
+	if s.out.RunNumber > 0 {
+		label = fmt.Sprintf("run #%d of %q", s.out.RunNumber, s.sum.Script)
+	}
 	switch {
 	case ctx.Err() != nil:
 		// The workflow was cancelled: stop the run before the runner kills us.
 		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
 		if cerr != nil {
-			return nil, Fail("Run not cancelled", fmt.Errorf("the workflow was cancelled, and cancelling run %s failed: %w", runID, cerr), "Cancel it by hand: runtime-action runs "+runID+" cancel")
+			return nil, Fail("Run not cancelled", fmt.Errorf("the workflow was cancelled, and cancelling %s failed: %w", label, cerr), "Cancel it by hand: runtime-action runs "+runID+" cancel")
 		}
 		s.setRun(r)
 		SettleRunState(s.a)
-		return nil, Fail("Workflow cancelled", fmt.Errorf("the workflow was cancelled: run %s was cancelled (now %s)", runID, r.Status), "")
+		return nil, Fail("Workflow cancelled", fmt.Errorf("the workflow was cancelled, so %s was cancelled too (now %s)", label, r.Status), "")
 	case errors.Is(err, context.DeadlineExceeded):
 		if !s.in.CancelOnTimeout {
 			SettleRunState(s.a)
 			if r, gerr := s.c.GetRun(context.WithoutCancel(ctx), s.workspaceID, runID); gerr == nil {
 				s.setRun(r)
 			}
-			return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s; it goes on (cancel-on-timeout is false)", runID, s.in.Timeout), "Raise the timeout input, or follow it with: runtime-action runs "+runID+" logs -f")
+			return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s; it goes on (cancel-on-timeout is false)", label, s.in.Timeout),
+				"Raise the timeout input, or follow it with: runtime-action runs "+runID+" logs -f")
 		}
 		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
 		if cerr != nil {
-			return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s, and cancelling it failed: %w", runID, s.in.Timeout, cerr), "")
+			return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s, and cancelling it failed: %w", label, s.in.Timeout, cerr),
+				"Cancel it by hand: runtime-action runs "+runID+" cancel")
 		}
 		s.setRun(r)
 		SettleRunState(s.a)
-		return nil, Fail("Run timed out", fmt.Errorf("run %s did not end within %s: it was cancelled", runID, s.in.Timeout), "Raise the timeout input, or set cancel-on-timeout: false to leave long runs going.")
+		state := "it was cancelled"
+		if !r.Status.Terminal() {
+			state = "it is being cancelled (" + string(r.Status) + ")"
+		}
+		return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s, so %s", label, s.in.Timeout, state),
+			"Raise the timeout input, or set cancel-on-timeout: false to leave long runs going.")
 	}
-	return nil, Fail("Following the run failed", fmt.Errorf("follow run %s: %w", runID, err), "")
+	return nil, Fail("Following the run failed", fmt.Errorf("follow %s: %w", label, err), "It may still be running: runtime-action runs "+runID+" logs -f")
 }
 
-// runFailure turns a terminal run that did not complete into the step's failure.
-func runFailure(r *api.DetailedRun) error {
+// failedTail is how many of the last log lines a failed run's annotation
+// shows: the annotation is what the run's page shows first.
+const failedTail = 5
+
+// runFailure turns a terminal run that did not complete into the step's
+// failure; its annotation quotes the last lines of the log.
+func runFailure(r *api.DetailedRun, tail []string) error {
 	switch r.Status {
 	case api.StatusCompleted:
 		return nil
 	case api.StatusCancelled:
 		return Fail("Run cancelled", fmt.Errorf("run #%d of %q was cancelled", r.Number, r.Script.Name), "")
-	default:
-		return Fail("Run "+string(r.Status), fmt.Errorf("run #%d of %q %s", r.Number, r.Script.Name, r.Status), "The run's log is above (group \"Logs\") and in the logs-file output.")
 	}
+	fix := "The run's whole log is in this step's \"Logs\" group and in the logs-file output."
+	if n := len(tail); n > 0 {
+		last := tail[max(0, n-failedTail):]
+		head := "Last line of its log:"
+		if len(last) > 1 {
+			head = fmt.Sprintf("Last %d lines of its log:", len(last))
+		}
+		fix = fmt.Sprintf("%s\n%s\n\n%s", head, strings.Join(last, "\n"), fix)
+	}
+	return Fail("Run "+string(r.Status), fmt.Errorf("run #%d of %q %s", r.Number, r.Script.Name, r.Status), fix)
 }
 
 // report writes the outputs and the job summary, whatever the outcome.
@@ -180,7 +201,7 @@ func (s *step) report() {
 		return
 	}
 	if _, err := WriteSummary(s.a, s.m, RenderSummary(s.sum)); err != nil {
-		s.a.Warningf("write the job summary: %v", err)
+		s.a.Warningf("%v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -74,18 +75,32 @@ func TestMaskSecretsNoWorkspace(t *testing.T) {
 }
 
 func TestMaskSecretsUnreadableFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
-	}
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{".dlt/secrets.toml": "a = \"b\"\n"})
-	if err := os.Chmod(filepath.Join(root, ".dlt", "secrets.toml"), 0); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := newAction(t, env{})
-	if _, err := MaskSecrets(a, Inputs{}, root); err == nil {
-		t.Error("an unreadable secrets file must fail: it cannot be masked")
-	}
+	t.Run("no read permission", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root reads files whatever their mode; the other case runs as root too")
+		}
+		root := t.TempDir()
+		writeFiles(t, root, map[string]string{".dlt/secrets.toml": "a = \"b\"\n"})
+		if err := os.Chmod(filepath.Join(root, ".dlt", "secrets.toml"), 0); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := newAction(t, env{})
+		if _, err := MaskSecrets(a, Inputs{}, root); err == nil {
+			t.Error("an unreadable secrets file must fail: it cannot be masked")
+		}
+	})
+	// A link to a folder cannot be read by anyone, root included.
+	t.Run("link to a folder", func(t *testing.T) {
+		root := t.TempDir()
+		writeFiles(t, root, map[string]string{".dlt/dev/x.txt": ""})
+		if err := os.Symlink("dev", filepath.Join(root, ".dlt", "dev.secrets.toml")); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := newAction(t, env{})
+		if _, err := MaskSecrets(a, Inputs{}, root); err == nil || !strings.Contains(err.Error(), "dev.secrets.toml") {
+			t.Errorf("MaskSecrets error = %v, want one naming the secrets file that cannot be read", err)
+		}
+	})
 }
 
 func TestMaskerRedactLongestFirst(t *testing.T) {

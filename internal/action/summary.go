@@ -68,7 +68,10 @@ func RenderSummary(s SummaryData) string {
 	cut = cut[first:]
 	var b strings.Builder
 	b.WriteString(head)
-	title := fmt.Sprintf("Last %d log lines", len(cut))
+	title := "Last log line"
+	if len(cut) != 1 {
+		title = fmt.Sprintf("Last %d log lines", len(cut))
+	}
 	if first > 0 {
 		title += fmt.Sprintf(" (%d more left out to fit the summary)", first)
 	}
@@ -84,10 +87,14 @@ func RenderSummary(s SummaryData) string {
 func renderSummaryHead(s SummaryData) string {
 	var b strings.Builder
 	switch {
+	case s.Status != "" && s.Script != "":
+		fmt.Fprintf(&b, "### %s %s: run%s %s\n\n", statusIcon(s.Status), mdText(s.Script), runLabel(s), s.Status)
 	case s.Status != "":
 		fmt.Fprintf(&b, "### %s Run%s: %s\n\n", statusIcon(s.Status), runLabel(s), s.Status)
 	case s.Error != "":
 		b.WriteString("### ❌ runtime-action failed\n\n")
+	case s.Deployment != nil && s.Configuration != nil:
+		b.WriteString("### ✅ Deployment and configuration synced\n\n")
 	default:
 		b.WriteString("### runtime-action\n\n")
 	}

@@ -19,7 +19,7 @@ func TestRenderSummary(t *testing.T) {
 		LogTail:       []string{"loading", "done"},
 	})
 	for _, want := range []string{
-		"### ✅ Run #12: completed",
+		"### ✅ pipelines/load.py: run #12 completed",
 		"| Status | `completed` |",
 		"| Run | `3f6c` (#12) |",
 		"| Script | [pipelines/load.py](https://runtime.example.com/scripts/load) |",
@@ -32,6 +32,20 @@ func TestRenderSummary(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestRenderSummaryOneLogLine(t *testing.T) {
+	md := RenderSummary(SummaryData{Status: "failed", LogTail: []string{"boom"}})
+	if !strings.Contains(md, "### ❌ Run: failed") || !strings.Contains(md, "<summary>Last log line</summary>") {
+		t.Errorf("summary:\n%s", md)
+	}
+}
+
+func TestRenderSummarySyncOnly(t *testing.T) {
+	md := RenderSummary(SummaryData{Profile: "prod", Deployment: &PackageResult{Version: 2, Changed: true}, Configuration: &PackageResult{Version: 1}})
+	if !strings.HasPrefix(md, "### ✅ Deployment and configuration synced\n") || !strings.Contains(md, "| Deployment | version 2, **new** (content changed) |") {
+		t.Errorf("summary:\n%s", md)
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/dlthub/runtime-action/internal/api"
@@ -38,8 +40,7 @@ follow it to its end, printing its log.
 SCRIPT is the path of the script's file; its name on the Runtime is that path relative
 to the workspace root.
 
-Exit codes: 0 completed, 3 failed, 4 cancelled, 5 timed out while waiting, 1 other errors,
-2 usage, 6 Runtime unreachable, 7 not logged in or token refused.`,
+` + exitCodesHelp,
 		Example: `  runtime-action deploy fruitshop_pipeline.py
   runtime-action deploy -C examples/fruitshop fruitshop_pipeline.py -p prod
   runtime-action deploy app.py -i --no-wait
@@ -62,13 +63,21 @@ Exit codes: 0 completed, 3 failed, 4 cancelled, 5 timed out while waiting, 1 oth
 	return cmd
 }
 
-// exactArgs is cobra.ExactArgs with a message that names what is missing.
+// exactArgs is cobra.ExactArgs with a message that names what is missing
+// or too much.
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return &usageError{fmt.Sprintf("%s expects %s (got %d arguments); see %q", cmd.CommandPath(), names, len(args), cmd.CommandPath()+" --help")}
+		if len(args) == n {
+			return nil
 		}
-		return nil
+		help := fmt.Sprintf("see %q", cmd.CommandPath()+" --help")
+		switch {
+		case n == 0:
+			return &usageError{fmt.Sprintf("%s takes no arguments, got %q; %s", cmd.CommandPath(), args, help)}
+		case len(args) < n:
+			return &usageError{fmt.Sprintf("%s needs %s; %s", cmd.CommandPath(), names, help)}
+		}
+		return &usageError{fmt.Sprintf("%s takes %s only, got %d arguments: %q; %s", cmd.CommandPath(), names, len(args), args, help)}
 	}
 }
 
@@ -79,19 +88,27 @@ func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
 	if err := checkProfile(o.Profile); err != nil {
 		return err
 	}
+	if o.setSchedule {
+		if err := checkSchedule(o.Schedule); err != nil {
+			return err
+		}
+	}
 	c, name, err := connectScript(ctx, s, o.global, o.Script)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	eng := c.engine(stderrReporter{s.Err})
+	eng.Script = name
+	// A text plan says what each sync would do: no need to say it twice.
+	eng.QuietOutcome = o.DryRun && !o.global.json()
 	dep, err := eng.SyncDeployment(ctx, o.DryRun)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	conf, err := eng.SyncConfiguration(ctx, o.DryRun)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	spec := deploy.ScriptSpec{Type: api.ScriptBatch, Profile: o.Profile}
 	if o.Interactive {
@@ -116,11 +133,11 @@ func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
 func startRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, eng *deploy.Engine, name string, spec deploy.ScriptSpec, wait bool, timeout time.Duration) error {
 	script, _, err := eng.UpsertScript(ctx, name, spec)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	run, err := eng.StartRun(ctx, script, spec.Profile)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	fmt.Fprintf(s.Err, "Run #%d of %q started: %s\n", run.Number, script.Name, run.ID)
 	if !wait && !c.Embedded {
@@ -130,6 +147,31 @@ func startRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, eng *d
 		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
 	}
 	return waitRun(ctx, s, c, g, run.ID, waitOptions{Timeout: timeout, Interactive: script.ScriptType == api.ScriptInteractive})
+}
+
+// checkSchedule refuses what the Runtime would refuse as a schedule, before
+// anything is uploaded: a 5-field cron expression (UTC), or "none".
+func checkSchedule(sched string) error {
+	if sched == "none" {
+		return nil
+	}
+	fields := strings.Fields(sched)
+	bad := len(fields) != 5
+	if !bad {
+		f := fields[0]
+		bad = strings.HasPrefix(f, "@") || strings.HasPrefix(f, "TZ=") || strings.HasPrefix(f, "CRON_TZ=")
+	}
+	var why string
+	if !bad {
+		if _, err := cron.ParseStandard(sched); err != nil {
+			why = ": " + err.Error()
+			bad = true
+		}
+	}
+	if bad {
+		return &usageError{fmt.Sprintf("invalid --schedule %q%s: use 5 cron fields, minute hour day-of-month month day-of-week, in UTC (e.g. \"0 3 * * *\"), or \"none\" to remove the schedule", sched, why)}
+	}
+	return nil
 }
 
 // checkProfile refuses a profile name that cannot be a file name prefix.
@@ -142,6 +184,9 @@ func checkProfile(p string) error {
 
 // connectScript connects and turns the script path into its name.
 func connectScript(ctx context.Context, s *Streams, g *globalOptions, script string) (*conn, string, error) {
+	if strings.TrimSpace(script) == "" {
+		return nil, "", &usageError{"SCRIPT is empty: name the script's file, e.g. pipelines/load.py"}
+	}
 	c, err := g.connect(ctx, s)
 	if err != nil {
 		return nil, "", connErr(err)
@@ -184,7 +229,7 @@ func printDeployPlan(ctx context.Context, s *Streams, c *conn, o *deployOptions,
 	sp := scriptPlan{Name: name, EntryPoint: name, ScriptType: string(spec.Type), Profile: spec.Profile, WouldUpdate: true}
 	existing, err := c.Client.GetScript(ctx, c.WorkspaceID, name)
 	if err != nil && !client.IsNotFound(err) {
-		return connErr(fmt.Errorf("get script %q: %w", name, err))
+		return c.fail(fmt.Errorf("get script %q: %w", name, err))
 	}
 	if spec.Schedule != nil && *spec.Schedule != "" {
 		sp.Schedule = spec.Schedule
@@ -201,44 +246,73 @@ func printDeployPlan(ctx context.Context, s *Streams, c *conn, o *deployOptions,
 	if o.global.json() {
 		return printJSON(s.Out, deployPlan{Deployment: dep.Plan, Configuration: conf.Plan, Script: sp})
 	}
-	printPlanText(s.Out, &dep.Plan)
-	printPlanText(s.Out, &conf.Plan)
+	printPlanText(s.Out, dep)
+	printPlanText(s.Out, conf)
 	state := "would be created"
 	if sp.Exists && sp.WouldUpdate {
-		state = "would be updated"
+		now := existing.Script
+		now.EntryPoint, now.ScriptType = name, api.ScriptType(sp.ScriptType)
+		now.Profile, now.Schedule = &sp.Profile, sp.Schedule
+		state = "would be updated: " + deploy.ScriptChanges(&existing.Script, &now)
 	} else if sp.Exists {
 		state = "unchanged"
 	}
-	fmt.Fprintf(s.Out, "script %q (%s, profile %s): %s\n", name, sp.ScriptType, spec.Profile, state)
-	fmt.Fprintln(s.Out, "a run would be started (dry run: nothing was uploaded or started)")
+	sched := "no schedule"
+	if sp.Schedule != nil {
+		sched = fmt.Sprintf("schedule %q", *sp.Schedule)
+	}
+	fmt.Fprintf(s.Out, "Script %q (%s, profile %s, %s): %s\n", name, sp.ScriptType, spec.Profile, sched, state)
+	fmt.Fprintln(s.Out, "A run would be started. Dry run: nothing was uploaded or started.")
 	return nil
 }
 
-func printPlanText(w io.Writer, p *deploy.Plan) {
-	latest := "none"
-	if p.LatestContentHash != nil {
-		latest = *p.LatestContentHash
-	}
-	action := "unchanged, would not upload"
-	if p.WouldUpload {
-		action = "would upload"
-	}
-	fmt.Fprintf(w, "%s: %d files, %s, content hash %s (latest on the Runtime: %s): %s\n",
-		p.Kind, p.FileCount, deploy.HumanBytes(p.SizeInBytes), p.ContentHash, latest, action)
-	for _, it := range p.Files {
-		link := ""
-		if it.Linkname != "" {
-			link = " -> " + it.Linkname
+// printPlanText prints what a sync would do: the files of a first upload,
+// else the files added and removed since the latest version.
+func printPlanText(w io.Writer, res *deploy.SyncResult) {
+	p := &res.Plan
+	size := fmt.Sprintf("%s, %s", deploy.Count(p.FileCount, "file"), deploy.HumanBytes(p.SizeInBytes))
+	switch {
+	case res.Package == nil:
+		fmt.Fprintf(w, "%s: would upload version 1 (%s)\n", title(string(p.Kind)), size)
+		for _, it := range p.Files {
+			link := ""
+			if it.Linkname != "" {
+				link = " -> " + it.Linkname
+			}
+			fmt.Fprintf(w, "  + %s  (%s)%s\n", it.RelativePath, deploy.HumanBytes(it.SizeInBytes), link)
 		}
-		fmt.Fprintf(w, "  %10s  %s%s\n", deploy.HumanBytes(it.SizeInBytes), it.RelativePath, link)
+	case p.WouldUpload:
+		added, removed := p.Added(), p.Removed()
+		fmt.Fprintf(w, "%s: would upload version %d (%s; %d added, %d removed since version %d)\n",
+			title(string(p.Kind)), res.Package.Version+1, size, len(added), len(removed), res.Package.Version)
+		for _, f := range added {
+			fmt.Fprintf(w, "  + %s\n", f)
+		}
+		for _, f := range removed {
+			fmt.Fprintf(w, "  - %s\n", f)
+		}
+		if len(added) == 0 && len(removed) == 0 {
+			fmt.Fprintln(w, "  (the same files, with changed content)")
+		}
+	default:
+		fmt.Fprintf(w, "%s: unchanged, version %d (%s): nothing to upload\n", title(string(p.Kind)), res.Package.Version, size)
 	}
+}
+
+// title is s with its first letter in upper case, to start a line.
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 type waitOptions struct {
 	Timeout     time.Duration
 	Interactive bool
-	// Quiet prints no log text (runs info --wait -o json prints only the result).
-	Quiet bool
+	// LogsJSON prints the run's LogsResponse with -o json, as "runs logs"
+	// does without -f, rather than the final run.
+	LogsJSON bool
 }
 
 // waitRun follows a run to its end, printing status changes on stderr and
@@ -258,11 +332,7 @@ func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID s
 	var last api.RunStatus
 	urlShown := false
 	final, err := c.Client.Follow(fctx, c.WorkspaceID, runID, client.FollowHandler{
-		OnLog: func(text string) {
-			if !o.Quiet {
-				io.WriteString(logw, text)
-			}
-		},
+		OnLog: func(text string) { io.WriteString(logw, text) },
 		OnStatus: func(run *api.DetailedRun) {
 			if run.Status != last {
 				last = run.Status
@@ -278,36 +348,48 @@ func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID s
 					fmt.Fprintf(s.Err, "Open it in a browser with this link (valid for %s): %s\n",
 						time.Until(link.ExpiresAt.Time).Round(time.Minute), link.URL)
 				}
+				if !c.Embedded {
+					fmt.Fprintln(s.Err, "Following the app's log: Ctrl-C stops following, the app keeps running")
+				}
 			}
 		},
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return withCode(ExitTimeout, fmt.Errorf("timed out after %s waiting for run %s; it goes on: follow it with \"runtime-action runs %s logs -f\" or stop it with \"runtime-action runs %s cancel\"", o.Timeout, runID, runID, runID))
+			return withCode(ExitTimeout, fmt.Errorf("stopped waiting for run %s after %s; it goes on: follow it with %q, or stop it with %q",
+				runID, o.Timeout, g.hint("runs "+runID+" logs -f"), g.hint("runs "+runID+" cancel")))
 		}
 		if ctx.Err() != nil {
-			return withCode(ExitInterrupt, fmt.Errorf("interrupted: stopped following run %s, which goes on on the Runtime (cancel it with \"runtime-action runs %s cancel\")", runID, runID))
+			return withCode(ExitInterrupt, fmt.Errorf("interrupted: stopped following run %s, which keeps running on the Runtime: stop it with %q", runID, g.hint("runs "+runID+" cancel")))
 		}
-		return connErr(fmt.Errorf("follow run %s: %w", runID, err))
+		return c.fail(fmt.Errorf("follow run %s: %w", runID, err))
 	}
 	if g.json() {
-		if err := printJSON(s.Out, final); err != nil {
+		var v any = final
+		if o.LogsJSON {
+			logs, err := c.Client.Logs(ctx, c.WorkspaceID, runID)
+			if err != nil {
+				return c.fail(fmt.Errorf("get the log of run %s: %w", runID, err))
+			}
+			v = logs
+		}
+		if err := printJSON(s.Out, v); err != nil {
 			return err
 		}
 	}
-	return runOutcome(final)
+	return runOutcome(final, g)
 }
 
 // runOutcome maps a terminal run to the command's exit code.
-func runOutcome(run *api.DetailedRun) error {
+func runOutcome(run *api.DetailedRun, g *globalOptions) error {
 	switch run.Status {
 	case api.StatusCompleted:
 		return nil
 	case api.StatusCancelled:
 		return &exitError{code: ExitCancelled, msg: fmt.Sprintf("run #%d of %q was cancelled", run.Number, run.Script.Name)}
 	case api.StatusSkipped:
-		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q was skipped", run.Number, run.Script.Name)}
+		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q was skipped: its previous run was still active", run.Number, run.Script.Name)}
 	default:
-		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q %s; see its log: runtime-action runs %s logs", run.Number, run.Script.Name, run.Status, run.ID)}
+		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q %s: its log is above, and in %q", run.Number, run.Script.Name, run.Status, g.hint("runs "+run.ID+" logs"))}
 	}
 }

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
-
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +33,8 @@ func newLoginCmd(s *Streams) *cobra.Command {
 ~/.dlt/secrets.toml (or $DLT_DATA_DIR/secrets.toml), where "dlt runtime login" keeps it.
 
   login --token T          check a Runtime token (GET /v1/me) and store it
+  login --token -          the same, with the token read from stdin (kept out of
+                           the shell's history and the process list)
   login --github-token T   exchange a GitHub token at the auth service
   login                    GitHub device flow: open the address shown, enter the code
 
@@ -48,7 +53,7 @@ An --api-url or --auth-url given here is stored in ~/.dlt/config.toml too.`,
 // settingsAnywhere reads the settings of the workspace around the current
 // folder when there is one, else only the environment and the global files.
 func (g *globalOptions) settingsAnywhere(s *Streams) (workspace.Settings, string, error) {
-	root, _, err := g.findRoot()
+	root, _, err := g.findRoot(s)
 	if err != nil {
 		root = ""
 	}
@@ -70,7 +75,12 @@ func (g *globalOptions) settingsAnywhere(s *Streams) (workspace.Settings, string
 
 func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 	if o.Token != "" && o.GitHubToken != "" {
-		return &usageError{"--token and --github-token exclude each other"}
+		return &usageError{"--token and --github-token exclude each other: pass one"}
+	}
+	if o.global.Output != "" {
+		if err := o.global.validate(); err != nil {
+			return err
+		}
 	}
 	set, _, err := o.global.settingsAnywhere(s)
 	if err != nil {
@@ -81,12 +91,27 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 	}
 	opts := client.Options{APIBaseURL: set.APIBaseURL, AuthBaseURL: set.AuthBaseURL, UserAgent: "runtime-action/" + Version()}
 	token := o.Token
+	if token == "-" {
+		line, rerr := bufio.NewReader(s.In).ReadString('\n')
+		if token = strings.TrimSpace(line); token == "" {
+			if rerr == nil || errors.Is(rerr, io.EOF) {
+				rerr = errors.New("stdin is empty")
+			}
+			return &usageError{fmt.Sprintf("--token -: no token on stdin (%v): pipe it in, e.g. runtime-action login --token - < token.txt", rerr)}
+		}
+	}
 	switch {
 	case token != "":
 	case o.GitHubToken != "":
 		res, err := client.New(opts).TokenExchange(ctx, o.GitHubToken)
+		if client.IsStatus(err, http.StatusBadRequest) {
+			// The contract's only refusal of a token exchange: GitHub refused
+			// the token, or its user may not log in.
+			err = &client.Error{Status: http.StatusUnauthorized, Detail: errDetail(err)}
+		}
 		if err != nil {
-			return connErr(withAuthCode(fmt.Errorf("exchange the GitHub token: %w", err)))
+			return loginErr(err, "the auth service at "+set.AuthBaseURL+" refused the GitHub token",
+				"check the token, and that its GitHub account may log in (on a self-hosted Runtime: serve workspace allow --github LOGIN)")
 		}
 		token = res.JWT
 	default:
@@ -94,13 +119,13 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 			return err
 		}
 	}
-	if err := auth.CheckExpiry(token, time.Now()); err != nil {
-		return withCode(ExitAuth, err)
+	if c, err := auth.Decode(token); err == nil && !c.Expiry.IsZero() && !time.Now().Before(c.Expiry) {
+		return withCode(ExitAuth, fmt.Errorf("this token expired at %s: log in with a current one", c.Expiry.UTC().Format(time.RFC3339)))
 	}
 	opts.Token = token
 	me, err := client.New(opts).Me(ctx)
 	if err != nil {
-		return connErr(withAuthCode(fmt.Errorf("check the token: %w", err)))
+		return loginErr(err, "the Runtime at "+set.APIBaseURL+" refused the token", "check that it is a token of this Runtime, and that --api-url is right")
 	}
 	dir := workspace.GlobalDir(s.Getenv, homeDir(s))
 	if err := workspace.SetKey(filepath.Join(dir, "secrets.toml"), "runtime", "auth_token", token); err != nil {
@@ -114,30 +139,57 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 			}
 		}
 	}
+	fmt.Fprintf(s.Err, "Token stored in %s\n", filepath.Join(dir, "secrets.toml"))
+	if s.Getenv("RUNTIME__AUTH_TOKEN") != "" {
+		fmt.Fprintln(s.Err, "Warning: RUNTIME__AUTH_TOKEN is set in the environment and wins over the stored token: unset it to use this login")
+	}
 	if o.global.json() {
 		return printJSON(s.Out, map[string]string{"email": me.Email, "user_id": me.UserID, "workspace_id": me.DefaultWorkspace.ID, "workspace_name": me.DefaultWorkspace.Name})
 	}
 	fmt.Fprintf(s.Out, "Logged in as %s (default workspace %q, %s)\n", me.Email, me.DefaultWorkspace.Name, me.DefaultWorkspace.ID)
-	fmt.Fprintf(s.Err, "Token stored in %s\n", filepath.Join(dir, "secrets.toml"))
 	return nil
 }
 
-func withAuthCode(err error) error {
-	if client.IsStatus(err, 401) || client.IsStatus(err, 403) {
-		return withCode(ExitAuth, err)
+// errDetail is the Runtime's reason in err, else err's text.
+func errDetail(err error) string {
+	var ae *client.Error
+	if errors.As(err, &ae) && ae.Detail != "" {
+		return ae.Detail
 	}
-	return err
+	return err.Error()
+}
+
+// loginErr words a failed login: a refusal (401, 403) exits 7 with what to
+// check, an unreachable service exits 6, and the rest says what failed.
+func loginErr(err error, refused, fix string) error {
+	var ae *client.Error
+	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
+		why := ae.Detail
+		if why == "" {
+			why = fmt.Sprintf("HTTP %d", ae.Status)
+		}
+		return withCode(ExitAuth, fmt.Errorf("%s (%s): %s", refused, why, fix))
+	}
+	return connErr(fmt.Errorf("log in: %w", err))
 }
 
 func deviceFlow(ctx context.Context, s *Streams, c *client.Client) (string, error) {
 	start, err := c.DeviceFlowStart(ctx)
 	if err != nil {
-		return "", connErr(fmt.Errorf("start the device flow login: %w (log in with --token or --github-token instead)", err))
+		var ae *client.Error
+		if errors.As(err, &ae) && !ae.NotAPI && ae.Status >= 400 && ae.Status < 500 {
+			// The Runtime's reason says what to do instead, when it gives one.
+			if ae.Detail != "" && ae.Status != http.StatusNotFound {
+				return "", fmt.Errorf("device flow login: %s (runtime-action login --github-token T, or --token T)", ae.Detail)
+			}
+			return "", errors.New("this Runtime offers no device flow login: log in with --token or --github-token")
+		}
+		return "", connErr(fmt.Errorf("start the device flow login: %w", err))
 	}
 	fmt.Fprintf(s.Err, "Open %s and enter the code %s\nWaiting for you to confirm...\n", start.VerificationURI, start.UserCode)
 	res, err := c.DeviceFlowPollEvery(ctx, start.DeviceCode, time.Duration(start.Interval)*time.Second)
 	if err != nil {
-		return "", connErr(withAuthCode(fmt.Errorf("device flow login: %w", err)))
+		return "", loginErr(err, "the device flow login was refused", "start it again, or log in with --token or --github-token")
 	}
 	return res.JWT, nil
 }
@@ -168,11 +220,14 @@ func newLogoutCmd(s *Streams) *cobra.Command {
 }
 
 func newWhoamiCmd(s *Streams) *cobra.Command {
-	g := &globalOptions{}
+	g := &globalOptions{anyWorkspace: true}
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who is logged in and which workspace the commands use",
-		Args:  exactArgs(0, "no arguments"),
+		Long: `Show who is logged in, to which Runtime, and which workspace the commands use.
+Outside a workspace it shows the login of ~/.dlt (or $DLT_DATA_DIR); with no workspace_id
+set it shows your default workspace, and asks nothing.`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := g.connect(ctx, s)
@@ -182,22 +237,43 @@ func newWhoamiCmd(s *Streams) *cobra.Command {
 			defer c.Close()
 			me, err := c.Client.Me(ctx)
 			if err != nil {
-				return connErr(fmt.Errorf("get the logged-in user: %w", err))
+				return c.fail(fmt.Errorf("get the logged-in user: %w", err))
 			}
 			ws, err := c.Client.GetWorkspace(ctx, c.WorkspaceID)
 			name := ""
 			if err == nil {
 				name = ws.Name
 			} else if !client.IsNotFound(err) {
-				return connErr(err)
+				return c.fail(err)
 			}
 			if g.json() {
 				return printJSON(s.Out, map[string]any{"email": me.Email, "user_id": me.UserID, "workspace_id": c.WorkspaceID, "workspace_name": name, "embedded": c.Embedded})
 			}
-			kv(s.Out, "Email", me.Email, "User ID", me.UserID, "Workspace", fmt.Sprintf("%s (%s)", c.WorkspaceID, orDash(name)))
+			runtime := c.APIURL
+			if c.Embedded {
+				runtime += " (embedded, for this command only)"
+			}
+			wsLine := fmt.Sprintf("%s (%s)", c.WorkspaceID, orDash(name))
+			if c.DefaultWorkspace {
+				wsLine += ", your default: no workspace_id is set"
+			}
+			pairs := []string{"Runtime", runtime, "Email", me.Email, "User ID", me.UserID, "Workspace", wsLine}
+			if !c.Embedded {
+				pairs = append(pairs, "Token", "from "+c.src.token+expiresIn(c.Settings.AuthToken))
+			}
+			kv(s.Out, pairs...)
 			return nil
 		},
 	}
 	bindGlobal(cmd, g)
 	return cmd
+}
+
+// expiresIn says when a token expires, when it says so itself.
+func expiresIn(token string) string {
+	c, err := auth.Decode(token)
+	if err != nil || c.Expiry.IsZero() {
+		return ""
+	}
+	return ", expires " + c.Expiry.UTC().Format("2006-01-02 15:04:05Z")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 )
 
@@ -47,7 +48,7 @@ func newPackageCmd(s *Streams, p packageCmds) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if listFlag {
 				if len(args) > 0 {
-					return &usageError{fmt.Sprintf("--list takes no arguments (got %q)", args)}
+					return &usageError{fmt.Sprintf("--list takes no arguments, got %q; see %q", args, cmd.CommandPath()+" --help")}
 				}
 				return runPackageList(cmd.Context(), s, g, p, limit, offset)
 			}
@@ -57,7 +58,7 @@ func newPackageCmd(s *Streams, p packageCmds) *cobra.Command {
 			case len(args) == 2 && args[1] == "info":
 				return runPackageInfo(cmd.Context(), s, g, p, args[0])
 			case len(args) == 2 && args[1] == "list":
-				return &usageError{fmt.Sprintf("%s list takes no ID (got %q)", p.kind, args[0])}
+				return &usageError{fmt.Sprintf("%s list takes no ID, got %q; see %q", p.kind, args[0], cmd.CommandPath()+" --help")}
 			}
 			return &usageError{fmt.Sprintf("unknown %s command %q: use sync, list or info (see %q)", p.kind, args[0], cmd.CommandPath()+" --help")}
 		},
@@ -93,7 +94,7 @@ kind, content_hash, file_count, size_in_bytes, files, latest_content_hash, would
 		Short: fmt.Sprintf("Show one %s version (default: the latest)", p.kind),
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return &usageError{fmt.Sprintf("info takes at most one ID_OR_VERSION (got %d)", len(args))}
+				return &usageError{fmt.Sprintf("%s takes at most one ID_OR_VERSION, got %q; see %q", cmd.CommandPath(), args, cmd.CommandPath()+" --help")}
 			}
 			return nil
 		},
@@ -115,15 +116,19 @@ func runPackageSync(ctx context.Context, s *Streams, g *globalOptions, p package
 		return connErr(err)
 	}
 	defer c.Close()
-	res, err := p.sync(c.engine(stderrReporter{s.Err}), ctx, dry)
+	eng := c.engine(stderrReporter{s.Err})
+	// The result line on stdout says what the sync did.
+	eng.QuietOutcome = !g.json()
+	res, err := p.sync(eng, ctx, dry)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	if dry {
 		if g.json() {
 			return printJSON(s.Out, res.Plan)
 		}
-		printPlanText(s.Out, &res.Plan)
+		printPlanText(s.Out, res)
+		fmt.Fprintln(s.Out, "Dry run: nothing was uploaded.")
 		return nil
 	}
 	if g.json() {
@@ -133,7 +138,8 @@ func runPackageSync(ctx context.Context, s *Streams, g *globalOptions, p package
 	if res.Changed {
 		state = "uploaded"
 	}
-	fmt.Fprintf(s.Out, "%s version %d %s (%s)\n", p.kind, res.Package.Version, state, res.Package.ID)
+	fmt.Fprintf(s.Out, "%s version %d %s (%s, %s; id %s)\n", title(string(p.kind)), res.Package.Version, state,
+		deploy.Count(res.Plan.FileCount, "file"), deploy.HumanBytes(res.Plan.SizeInBytes), res.Package.ID)
 	return nil
 }
 
@@ -147,11 +153,8 @@ type syncOutput struct {
 }
 
 func runPackageList(ctx context.Context, s *Streams, g *globalOptions, p packageCmds, limit, offset int) error {
-	if limit < 1 || limit > api.MaxLimit {
-		return &usageError{fmt.Sprintf("--limit %d is out of range: use 1 to %d", limit, api.MaxLimit)}
-	}
-	if offset < 0 {
-		return &usageError{fmt.Sprintf("--offset %d is negative", offset)}
+	if err := checkPage(limit, offset); err != nil {
+		return err
 	}
 	c, err := g.connect(ctx, s)
 	if err != nil {
@@ -160,13 +163,13 @@ func runPackageList(ctx context.Context, s *Streams, g *globalOptions, p package
 	defer c.Close()
 	page, rows, total, err := p.list(ctx, c, limit, offset)
 	if err != nil {
-		return connErr(fmt.Errorf("list %ss: %w", p.kind, err))
+		return c.fail(fmt.Errorf("list %ss: %w", p.kind, err))
 	}
 	if g.json() {
 		return printJSON(s.Out, page)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintf(s.Err, "No %ss yet: run \"runtime-action %s sync\"\n", p.kind, p.kind)
+		fmt.Fprintf(s.Err, "No %ss yet: upload one with %q\n", p.kind, g.hint(string(p.kind)+" sync"))
 		return nil
 	}
 	header := []string{"VERSION", "ID", "FILES", "SIZE", "CONTENT HASH", "CREATED"}
@@ -188,6 +191,17 @@ func runPackageList(ctx context.Context, s *Streams, g *globalOptions, p package
 	return nil
 }
 
+// checkPage refuses a --limit or --offset the Runtime would refuse.
+func checkPage(limit, offset int) error {
+	if limit < 1 || limit > api.MaxLimit {
+		return &usageError{fmt.Sprintf("invalid --limit %d: use 1 to %d", limit, api.MaxLimit)}
+	}
+	if offset < 0 {
+		return &usageError{fmt.Sprintf("invalid --offset %d: use 0 or more", offset)}
+	}
+	return nil
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -202,8 +216,14 @@ func runPackageInfo(ctx context.Context, s *Streams, g *globalOptions, p package
 	}
 	defer c.Close()
 	obj, r, err := p.get(ctx, c, id)
+	if client.IsNotFound(err) {
+		if id == "latest" {
+			return fmt.Errorf("no %s in this workspace yet: upload one with %q", p.kind, g.hint(string(p.kind)+" sync"))
+		}
+		return fmt.Errorf("no %s %q in this workspace: %q lists the versions and ids", p.kind, id, g.hint(string(p.kind)+" list"))
+	}
 	if err != nil {
-		return connErr(fmt.Errorf("get %s %q: %w", p.kind, id, err))
+		return c.fail(fmt.Errorf("get %s %q: %w", p.kind, id, err))
 	}
 	if g.json() {
 		return printJSON(s.Out, obj)

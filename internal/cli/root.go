@@ -10,10 +10,18 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
+
+// exitCodesHelp lists the exit codes (README.md has the same table).
+const exitCodesHelp = `Exit codes: 0 success (the run completed), 1 other errors, 2 wrong usage, 3 the run failed,
+4 cancelled, 5 timed out while waiting (the run goes on), 6 Runtime unreachable, 7 not logged
+in or token refused, 130 interrupted while following (the run goes on).`
 
 // Streams are the process's standard streams and environment, injectable for tests.
 type Streams struct {
@@ -38,9 +46,10 @@ func Main() int {
 	return Run(ctx, args, s)
 }
 
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one, and CI jobs often give it as stdin.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
 }
 
 // Version is the binary's version, from the build information.
@@ -69,20 +78,64 @@ func Run(ctx context.Context, args []string, s *Streams) int {
 		}
 		return ee.code
 	}
-	fmt.Fprintln(s.Err, "Error:", err)
+	fmt.Fprintln(s.Err, "Error:", oneLine(err.Error()))
 	return exitCodeFor(err)
+}
+
+// oneLine folds cobra's "Did you mean this?" block into the line of its
+// error, so that every error is one line.
+func oneLine(msg string) string {
+	head, rest, ok := strings.Cut(msg, "\n\nDid you mean this?\n")
+	if !ok {
+		return msg
+	}
+	var names []string
+	for _, f := range strings.Fields(rest) {
+		names = append(names, strconv.Quote(f))
+	}
+	return head + "; did you mean " + strings.Join(names, " or ") + "?"
+}
+
+// flagError makes cobra's flag errors usage errors that say where help is.
+func flagError(cmd *cobra.Command, err error) error {
+	return &usageError{fmt.Sprintf("%v; see %q", err, cmd.CommandPath()+" --help")}
+}
+
+// groupCmd makes cmd, which only holds subcommands, refuse an unknown one
+// as a usage error (cobra would print the help and exit 0) and print its
+// help when called alone.
+func groupCmd(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return &usageError{fmt.Sprintf("unknown command %q for %q: use %s; see %q", args[0], cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath()+" --help")}
+		}
+		return cmd.Help()
+	}
+	return cmd
 }
 
 func newRootCmd(s *Streams) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "runtime-action",
-		Short:         "Deploy and run dlt workspaces on a Runtime",
-		Long:          "runtime-action deploys a dlt workspace (pipelines, notebooks, .dlt settings) to a dltHub Runtime\nor a self-hosted one, runs its scripts and shows what happened.",
+		Use:   "runtime-action",
+		Short: "Deploy and run dlt workspaces on a Runtime",
+		Long: `runtime-action deploys a dlt workspace (pipelines, notebooks, .dlt settings) to a dltHub Runtime
+or a self-hosted one, runs its scripts and shows what happened. With no Runtime configured it
+starts one in-process, with its data in the workspace's .dlt/.runtime/.
+
+` + exitCodesHelp,
 		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("runtime-action {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newDeployCmd(s),
 		newDeploymentCmd(s),

@@ -32,7 +32,9 @@ func newRunCmd(s *Streams) *cobra.Command {
 		Short: "Run a script with the code and settings already on the Runtime",
 		Long: `Start a run of a script with the latest deployment and configuration on the Runtime
 (nothing is uploaded: use "deploy" or "deployment sync" for that). The script is created
-when it does not exist yet. Prints the run ID; with --wait, follows the run to its end.`,
+when it does not exist yet. Prints the run ID; with --wait, follows the run to its end.
+
+` + exitCodesHelp,
 		Example: `  runtime-action run fruitshop_pipeline.py --wait
   runtime-action run jobs/load.py -p prod`,
 		Args: exactArgs(1, "SCRIPT"),
@@ -128,8 +130,11 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 	if o.Status != "" && !api.RunStatus(o.Status).Valid() {
 		return &usageError{fmt.Sprintf("invalid --status %q: use one of %s", o.Status, statusNames())}
 	}
-	if o.Limit < 1 || o.Limit > api.MaxLimit {
-		return &usageError{fmt.Sprintf("--limit %d is out of range: use 1 to %d", o.Limit, api.MaxLimit)}
+	if err := checkPage(o.Limit, o.Offset); err != nil {
+		return err
+	}
+	if o.Number < 0 {
+		return &usageError{fmt.Sprintf("invalid --number %d: run numbers start at 1", o.Number)}
 	}
 	var target, verb string
 	switch {
@@ -142,12 +147,15 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 	case len(args) == 2 && runVerbs[args[0]]:
 		target, verb = args[1], args[0]
 	case len(args) == 1 && runVerbs[args[0]]:
-		return &usageError{fmt.Sprintf("runs %s needs a RUN_ID_OR_SCRIPT", args[0])}
+		return &usageError{fmt.Sprintf("runs %s needs a RUN_ID_OR_SCRIPT, e.g. \"runtime-action runs %s load.py\"; see \"runtime-action runs --help\"", args[0], args[0])}
 	default:
 		return &usageError{fmt.Sprintf("unknown runs command %q: use list, info, logs or cancel (see \"runtime-action runs --help\")", strings.Join(args, " "))}
 	}
 	if o.Follow && verb != "logs" {
-		return &usageError{"-f/--follow goes with logs"}
+		return &usageError{fmt.Sprintf("-f/--follow goes with logs, not %s: \"runtime-action runs RUN_ID_OR_SCRIPT logs -f\"", verb)}
+	}
+	if o.Number != 0 && (verb == "list" || target == "") {
+		return &usageError{"--number N goes with a script name: \"runtime-action runs SCRIPT info --number N\""}
 	}
 	c, err := o.global.connect(ctx, s)
 	if err != nil {
@@ -159,15 +167,15 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		if target != "" {
 			sc, err := c.Client.GetScript(ctx, c.WorkspaceID, scriptRef(target))
 			if err != nil {
-				return connErr(notFound(err, fmt.Sprintf("script %q", target)))
+				return c.fail(notFound(err, "script", target, o.global.hint("script --list")))
 			}
 			scriptID = sc.ID
 		}
 		return listRuns(ctx, s, c, o, scriptID)
 	}
-	run, err := resolveRun(ctx, c, target, o.Number)
+	run, err := resolveRun(ctx, c, o.global, target, o.Number)
 	if err != nil {
-		return connErr(err)
+		return c.fail(err)
 	}
 	switch verb {
 	case "info":
@@ -178,11 +186,11 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		return nil
 	case "logs":
 		if o.Follow && !run.Status.Terminal() {
-			return waitRun(ctx, s, c, o.global, run.ID, waitOptions{})
+			return waitRun(ctx, s, c, o.global, run.ID, waitOptions{LogsJSON: true})
 		}
 		logs, err := c.Client.Logs(ctx, c.WorkspaceID, run.ID)
 		if err != nil {
-			return connErr(fmt.Errorf("get logs of run %s: %w", run.ID, err))
+			return c.fail(fmt.Errorf("get the log of run %s: %w", run.ID, err))
 		}
 		if o.global.json() {
 			return printJSON(s.Out, logs)
@@ -194,9 +202,12 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		}
 		return nil
 	case "cancel":
+		if run.Status.Terminal() {
+			return fmt.Errorf("run #%d of %q has already ended (%s): nothing to cancel", run.Number, run.Script.Name, run.Status)
+		}
 		res, err := c.Client.CancelRun(ctx, c.WorkspaceID, run.ID)
 		if err != nil {
-			return connErr(fmt.Errorf("cancel run %s: %w", run.ID, err))
+			return c.fail(fmt.Errorf("cancel run %s: %w", run.ID, err))
 		}
 		if o.global.json() {
 			return printJSON(s.Out, res)
@@ -214,16 +225,18 @@ func scriptRef(s string) string {
 	return strings.TrimPrefix(s, "./")
 }
 
-func notFound(err error, what string) error {
+// notFound turns the Runtime's 404 for a thing into a line that says how to
+// list what there is; other errors pass.
+func notFound(err error, what, ref, list string) error {
 	if client.IsNotFound(err) {
-		return fmt.Errorf("%s not found in workspace: %w", what, err)
+		return fmt.Errorf("no %s %q in this workspace: %q lists them", what, ref, list)
 	}
 	return err
 }
 
 // resolveRun finds the run a user means: a run ID, or a script (ID or name)
 // whose latest run, or run number n, is meant.
-func resolveRun(ctx context.Context, c *conn, target string, n int) (*api.DetailedRun, error) {
+func resolveRun(ctx context.Context, c *conn, g *globalOptions, target string, n int) (*api.DetailedRun, error) {
 	if _, err := uuid.Parse(target); err == nil && n == 0 {
 		run, err := c.Client.GetRun(ctx, c.WorkspaceID, target)
 		if err == nil {
@@ -236,7 +249,7 @@ func resolveRun(ctx context.Context, c *conn, target string, n int) (*api.Detail
 	sc, err := c.Client.GetScript(ctx, c.WorkspaceID, scriptRef(target))
 	if err != nil {
 		if client.IsNotFound(err) {
-			return nil, fmt.Errorf("no run or script %q in this workspace: list them with \"runtime-action runs --list\" or \"runtime-action script --list\"", target)
+			return nil, fmt.Errorf("no run or script %q in this workspace: %q and %q list them", target, g.hint("runs --list"), g.hint("script --list"))
 		}
 		return nil, fmt.Errorf("get script %q: %w", target, err)
 	}
@@ -246,7 +259,7 @@ func resolveRun(ctx context.Context, c *conn, target string, n int) (*api.Detail
 			return nil, fmt.Errorf("get the latest run of %q: %w", sc.Name, err)
 		}
 		if run == nil {
-			return nil, fmt.Errorf("script %q has no runs yet: start one with \"runtime-action run %s\"", sc.Name, sc.Name)
+			return nil, fmt.Errorf("script %q has no runs yet: start one with %q", sc.Name, g.hint("run "+shellQuote(sc.Name)))
 		}
 		return run, nil
 	}
@@ -261,7 +274,7 @@ func resolveRun(ctx context.Context, c *conn, target string, n int) (*api.Detail
 			}
 		}
 		if len(page.Items) < api.MaxLimit || offset+len(page.Items) >= page.Total {
-			return nil, fmt.Errorf("script %q has no run number %d", sc.Name, n)
+			return nil, fmt.Errorf("script %q has no run number %d: %q lists its runs", sc.Name, n, g.hint("runs "+shellQuote(sc.Name)+" list"))
 		}
 	}
 }
@@ -269,13 +282,18 @@ func resolveRun(ctx context.Context, c *conn, target string, n int) (*api.Detail
 func listRuns(ctx context.Context, s *Streams, c *conn, o *runsOptions, scriptID string) error {
 	page, err := c.Client.ListRuns(ctx, c.WorkspaceID, client.ListRunsOptions{ScriptID: scriptID, Status: api.RunStatus(o.Status), Limit: o.Limit, Offset: o.Offset})
 	if err != nil {
-		return connErr(fmt.Errorf("list runs: %w", err))
+		return c.fail(fmt.Errorf("list runs: %w", err))
 	}
 	if o.global.json() {
 		return printJSON(s.Out, page)
 	}
 	if len(page.Items) == 0 {
-		fmt.Fprintln(s.Err, "No runs yet")
+		switch {
+		case o.Status != "" || o.Offset > 0:
+			fmt.Fprintln(s.Err, "No runs match")
+		default:
+			fmt.Fprintf(s.Err, "No runs yet: start one with %q\n", o.global.hint("deploy SCRIPT"))
+		}
 		return nil
 	}
 	t := newTable(s.Out, "NUMBER", "SCRIPT", "STATUS", "TRIGGER", "PROFILE", "STARTED", "DURATION", "ID")
@@ -290,7 +308,11 @@ func listRuns(ctx context.Context, s *Streams, c *conn, o *runsOptions, scriptID
 }
 
 func printRunInfo(w io.Writer, r *api.DetailedRun) {
-	kv(w,
+	url := []string{}
+	if r.Script.ScriptURL != "" {
+		url = []string{"URL", r.Script.ScriptURL}
+	}
+	kv(w, append([]string{
 		"Run", fmt.Sprintf("#%d", r.Number),
 		"ID", r.ID,
 		"Script", r.Script.Name,
@@ -304,8 +326,5 @@ func printRunInfo(w io.Writer, r *api.DetailedRun) {
 		"Deployment", r.DeploymentID,
 		"Configuration", r.ConfigurationID,
 		"Script version", r.ScriptVersionID,
-	)
-	if r.Script.ScriptURL != "" {
-		kv(w, "URL", r.Script.ScriptURL)
-	}
+	}, url...)...)
 }

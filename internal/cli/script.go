@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/dlthub/runtime-action/internal/api"
 )
 
 func newScriptCmd(s *Streams) *cobra.Command {
@@ -29,8 +27,8 @@ func newScriptCmd(s *Streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case list && len(args) == 0, len(args) == 1 && args[0] == "list":
-				if limit < 1 || limit > api.MaxLimit {
-					return &usageError{fmt.Sprintf("--limit %d is out of range: use 1 to %d", limit, api.MaxLimit)}
+				if err := checkPage(limit, offset); err != nil {
+					return err
 				}
 				return runScriptList(cmd.Context(), s, g, limit, offset)
 			case len(args) == 0:
@@ -40,7 +38,7 @@ func newScriptCmd(s *Streams) *cobra.Command {
 			case len(args) == 2 && args[0] == "info":
 				return runScriptInfo(cmd.Context(), s, g, args[1])
 			case len(args) == 1 && args[0] == "info":
-				return &usageError{"script info needs an ID_OR_NAME"}
+				return &usageError{"script info needs an ID_OR_NAME, e.g. \"runtime-action script info load.py\"; see \"runtime-action script --help\""}
 			}
 			return &usageError{fmt.Sprintf("unknown script command %q: use list or info (see \"runtime-action script --help\")", strings.Join(args, " "))}
 		},
@@ -60,13 +58,17 @@ func runScriptList(ctx context.Context, s *Streams, g *globalOptions, limit, off
 	defer c.Close()
 	page, err := c.Client.ListScripts(ctx, c.WorkspaceID, limit, offset)
 	if err != nil {
-		return connErr(fmt.Errorf("list scripts: %w", err))
+		return c.fail(fmt.Errorf("list scripts: %w", err))
 	}
 	if g.json() {
 		return printJSON(s.Out, page)
 	}
 	if len(page.Items) == 0 {
-		fmt.Fprintln(s.Err, "No scripts yet: deploy one with \"runtime-action deploy SCRIPT\"")
+		if offset > 0 {
+			fmt.Fprintln(s.Err, "No scripts match")
+			return nil
+		}
+		fmt.Fprintf(s.Err, "No scripts yet: deploy one with %q\n", g.hint("deploy SCRIPT"))
 		return nil
 	}
 	t := newTable(s.Out, "NAME", "TYPE", "VERSION", "PROFILE", "SCHEDULE", "LAST RUN", "ID")
@@ -92,7 +94,7 @@ func runScriptInfo(ctx context.Context, s *Streams, g *globalOptions, ref string
 	defer c.Close()
 	sc, err := c.Client.GetScript(ctx, c.WorkspaceID, scriptRef(ref))
 	if err != nil {
-		return connErr(notFound(fmt.Errorf("get script %q: %w", ref, err), fmt.Sprintf("script %q", ref)))
+		return c.fail(notFound(fmt.Errorf("get script %q: %w", ref, err), "script", ref, g.hint("script --list")))
 	}
 	if g.json() {
 		return printJSON(s.Out, sc)
@@ -101,7 +103,7 @@ func runScriptInfo(ctx context.Context, s *Streams, g *globalOptions, ref string
 	if !sc.Active {
 		active = "no"
 	}
-	kv(s.Out,
+	pairs := []string{
 		"Name", sc.Name,
 		"ID", sc.ID,
 		"Type", string(sc.ScriptType),
@@ -114,10 +116,12 @@ func runScriptInfo(ctx context.Context, s *Streams, g *globalOptions, ref string
 		"URL", orDash(sc.ScriptURL),
 		"Created", fmtTimeV(sc.DateAdded),
 		"Updated", fmtTimeV(sc.DateUpdated),
-	)
-	if sc.LastRun != nil {
-		r := sc.LastRun
-		kv(s.Out, "Last run", fmt.Sprintf("#%d %s (%s, %s)", r.Number, r.Status, r.ID, fmtTime(r.TimeStarted)))
 	}
+	if r := sc.LastRun; r != nil {
+		pairs = append(pairs, "Last run", fmt.Sprintf("#%d %s (%s, %s)", r.Number, r.Status, r.ID, fmtTime(r.TimeStarted)))
+	} else {
+		pairs = append(pairs, "Last run", "-")
+	}
+	kv(s.Out, pairs...)
 	return nil
 }

@@ -219,6 +219,13 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	if err := executor.BecomeSubreaper(); err != nil {
 		logger.Warn("orphaned run processes will be reaped by init", "error", err)
 	}
+	// Listen first: a taken port is found before the data dir is made or
+	// changed (a first start writes keys and the admin token).
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %q: %w (pass another --addr)", o.Addr, err)
+	}
+	defer ln.Close()
 	srv, err := server.Open(ctx, server.Config{
 		Addr:              o.Addr,
 		DataDir:           o.DataDir,
@@ -243,11 +250,15 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %q: %w (pass another --addr)", o.Addr, err)
-	}
 	url := "http://" + ln.Addr().String()
+	if host, port, err := net.SplitHostPort(o.Addr); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+		// Listening on every address: show one a browser on this machine can open.
+		url = "http://" + net.JoinHostPort("127.0.0.1", portOf(ln.Addr().String(), port))
+		fmt.Fprintf(s.Err, "Listening on %s\n", ln.Addr())
+	}
+	if o.PublicURL != "" {
+		url = strings.TrimRight(o.PublicURL, "/")
+	}
 	fmt.Fprintf(s.Err, "Runtime API at %s, auth service at %s/auth\n", url, url)
 	fmt.Fprintf(s.Err, "Data dir: %s\n", srv.DataDir())
 	if srv.FirstStart() {
@@ -258,6 +269,14 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	err = srv.Serve(ctx, ln)
 	fmt.Fprintln(s.Err, "Stopping: active runs are stopped, pending runs stay pending")
 	return errors.Join(err, srv.Close())
+}
+
+// portOf is the port of a listener's address, else fallback.
+func portOf(addr, fallback string) string {
+	if _, p, err := net.SplitHostPort(addr); err == nil {
+		return p
+	}
+	return fallback
 }
 
 // openAdmin opens the data dir of o for the admin subcommands.
@@ -275,12 +294,14 @@ func openAdmin(cmd *cobra.Command, s *Streams, o *serveOptions) (*server.Admin, 
 	return a, nil
 }
 
-// checkTableOutput refuses an -o the admin lists do not print.
+// checkTableOutput refuses an -o the admin lists do not print: text (or
+// table) and json, as in the client commands.
 func checkTableOutput(output string) error {
-	if output != "" && output != "json" && output != "table" {
-		return &usageError{msg: fmt.Sprintf("invalid -o %q: expected json or table", output)}
+	switch output {
+	case "", "text", "table", "json":
+		return nil
 	}
-	return nil
+	return &usageError{msg: fmt.Sprintf("invalid output format %q: use text or json", output)}
 }
 
 // adminRunE runs fn with the data dir's admin functions, closed afterwards.
@@ -296,7 +317,7 @@ func adminRunE(s *Streams, o *serveOptions, fn func(cmd *cobra.Command, args []s
 }
 
 func newServeTokenCmd(s *Streams, o *serveOptions) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create and revoke tokens of a self-hosted Runtime", Args: cobra.NoArgs}
+	cmd := groupCmd(&cobra.Command{Use: "token", Short: "Create and revoke tokens of a self-hosted Runtime"})
 	var t server.TokenOptions
 	create := &cobra.Command{
 		Use:   "create",
@@ -321,7 +342,7 @@ one workspace, whose member the user becomes.`,
 	revoke := &cobra.Command{
 		Use:   "revoke TOKEN_OR_JTI",
 		Short: "Revoke a token, given whole or by its jti",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1, "TOKEN_OR_JTI"),
 		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			jti, err := a.RevokeToken(cmd.Context(), args[0])
 			if err != nil {
@@ -336,11 +357,11 @@ one workspace, whose member the user becomes.`,
 }
 
 func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
-	cmd := &cobra.Command{Use: "workspace", Short: "Manage the workspaces of a self-hosted Runtime", Args: cobra.NoArgs}
+	cmd := groupCmd(&cobra.Command{Use: "workspace", Short: "Manage the workspaces of a self-hosted Runtime"})
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a workspace and print its id",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1, "NAME"),
 		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			ws, err := a.CreateWorkspace(cmd.Context(), args[0])
 			if err != nil {
@@ -372,7 +393,7 @@ func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
 			return nil
 		}),
 	}
-	list.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	list.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	var login, wsID string
 	allow := &cobra.Command{
 		Use:   "allow --github LOGIN",
@@ -381,10 +402,13 @@ func newServeWorkspaceCmd(s *Streams, o *serveOptions) *cobra.Command {
 with a GitHub token) for a token of this Runtime, as a member of a workspace (the
 first one unless --workspace is given).`,
 		Args: cobra.NoArgs,
-		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if login == "" {
-				return &usageError{msg: "--github LOGIN is required"}
+				return &usageError{msg: "--github LOGIN is required: the GitHub account to let in"}
 			}
+			return nil
+		},
+		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			if err := a.AllowGitHub(cmd.Context(), login, wsID); err != nil {
 				return err
 			}
@@ -402,8 +426,20 @@ first one unless --workspace is given).`,
 // MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024).
 type byteSize int64
 
-// String prints the size in bytes, which Set reads back.
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String prints the size as Set reads it back: with the largest binary
+// unit that divides it (16MiB), else in bytes.
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n > 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 // Type names the flag's value in help.
 func (b *byteSize) Type() string { return "size" }

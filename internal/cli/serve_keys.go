@@ -22,7 +22,7 @@ func addKeyFlags(f *pflag.FlagSet, o *serveOptions) {
 }
 
 func newServeKeysCmd(s *Streams, o *serveOptions) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCmd(&cobra.Command{
 		Use:   "keys",
 		Short: "Make and rotate the keys configuration packages are encrypted with",
 		Long: `Configuration packages (they hold the secrets) are stored encrypted with AES-256-GCM.
@@ -38,8 +38,7 @@ with the new key, then drop the old key and start the server:
 
   runtime-action serve keys generate >> /etc/runtime/encryption.key
   runtime-action serve keys rotate --data-dir DIR --encryption-key-file /etc/runtime/encryption.key`,
-		Args: cobra.NoArgs,
-	}
+	})
 	generate := &cobra.Command{
 		Use:   "generate",
 		Short: "Print a new random key (base64 of 32 bytes) alone on stdout",

@@ -49,7 +49,7 @@ func trustFlagError(err error) error {
 }
 
 func newServeTrustCmd(s *Streams, o *serveOptions) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := groupCmd(&cobra.Command{
 		Use:   "trust",
 		Short: "Manage which GitHub repositories may log in with GitHub Actions OIDC",
 		Long: `Trust rules let GitHub Actions jobs log in to a workspace with their OIDC ID token
@@ -61,18 +61,15 @@ again by someone else); find them with
 
 --ref, --environment and --workflow-ref narrow a rule: when given, the token's ref,
 environment and job_workflow_ref claims must equal them.`,
-		Args: cobra.NoArgs,
-	}
+	})
 	var in server.TrustRuleInput
 	add := &cobra.Command{
 		Use:   "add --workspace ID --repository-id N --repository-owner-id N",
 		Short: "Add a trust rule and print its id",
 		Args:  cobra.NoArgs,
+		// Checked before the data dir is opened: a bad value changes nothing.
+		PreRunE: func(cmd *cobra.Command, args []string) error { return trustFlagError(in.Check()) },
 		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
-			// Checked before the data dir is opened: a bad value changes nothing.
-			if err := in.Check(); err != nil {
-				return trustFlagError(err)
-			}
 			r, created, err := a.AddTrustRule(cmd.Context(), in)
 			if err != nil {
 				return trustFlagError(err)
@@ -112,7 +109,7 @@ environment and job_workflow_ref claims must equal them.`,
 				}
 				return printJSON(s.Out, rules)
 			}
-			t := newTable(s.Out, "ID", "WORKSPACE", "REPOSITORY_ID", "OWNER_ID", "REF", "ENVIRONMENT", "WORKFLOW_REF", "CREATED")
+			t := newTable(s.Out, "ID", "WORKSPACE", "REPOSITORY ID", "OWNER ID", "REF", "ENVIRONMENT", "WORKFLOW REF", "CREATED")
 			anyOf := func(v string) string {
 				if v == "" {
 					return "*"
@@ -128,14 +125,14 @@ environment and job_workflow_ref claims must equal them.`,
 		}),
 	}
 	list.Flags().StringVar(&wsID, "workspace", "", "only the rules of this workspace id")
-	list.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	list.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 
 	remove := &cobra.Command{
 		Use:   "remove RULE_ID",
 		Short: "Remove a trust rule",
 		Long: `Remove a trust rule. Runtime tokens it let GitHub Actions jobs obtain stay valid
 until they expire, an hour at most.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "RULE_ID"),
 		RunE: adminRunE(s, o, func(cmd *cobra.Command, args []string, a *server.Admin) error {
 			if err := a.RemoveTrustRule(cmd.Context(), args[0]); err != nil {
 				return err

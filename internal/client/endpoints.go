@@ -55,13 +55,52 @@ func (c *Client) get(ctx context.Context, p apiPath, q url.Values, out any, chec
 	return c.do(ctx, &call{ep: &c.api, method: http.MethodGet, path: p, query: q, withToken: true}, out, check)
 }
 
-func checkPage[T any](p *api.Page[T]) func() error {
-	return func() error {
-		if p.Items == nil {
+// wirePage is a list answer as it is on the wire. Every property of the
+// contract's ListPage is optional, so an answer without "items" (or with
+// null) is an empty page, as long as it is a page at all: one with none of
+// the properties is not the API.
+type wirePage[T any] struct {
+	Items  *[]T `json:"items"`
+	Limit  *int `json:"limit"`
+	Offset *int `json:"offset"`
+	Total  *int `json:"total"`
+}
+
+// getPage reads a list answer; check, when set, looks at each item.
+func getPage[T any](ctx context.Context, c *Client, p apiPath, q url.Values, check func(*T) error) (*api.Page[T], error) {
+	var w wirePage[T]
+	err := c.get(ctx, p, q, &w, func() error {
+		if w.Items == nil && w.Limit == nil && w.Offset == nil && w.Total == nil {
 			return errors.New(`the list has no "items"`)
 		}
+		if w.Items != nil && check != nil {
+			for i := range *w.Items {
+				if err := check(&(*w.Items)[i]); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := &api.Page[T]{Items: []T{}}
+	if w.Items != nil {
+		out.Items = *w.Items
+	}
+	if w.Limit != nil {
+		out.Limit = *w.Limit
+	}
+	if w.Offset != nil {
+		out.Offset = *w.Offset
+	}
+	// Without a total, what the page shows is all that is known.
+	out.Total = out.Offset + len(out.Items)
+	if w.Total != nil {
+		out.Total = *w.Total
+	}
+	return out, nil
 }
 
 // Ping asks the API service whether it is alive; it needs no token.
@@ -136,11 +175,7 @@ func listPackages[T any](ctx context.Context, c *Client, k packageKind, ws strin
 	if err := need("workspace id", ws); err != nil {
 		return nil, fmt.Errorf("list %s: %w", k.collection, err)
 	}
-	var out api.Page[T]
-	if err := c.get(ctx, pathOf("v1", "workspaces", ws, k.collection), pageQuery(limit, offset), &out, checkPage(&out)); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getPage[T](ctx, c, pathOf("v1", "workspaces", ws, k.collection), pageQuery(limit, offset), nil)
 }
 
 func getPackage[T any](ctx context.Context, c *Client, k packageKind, ws, idOrVersion string, id func(*T) string) (*T, error) {
@@ -263,11 +298,7 @@ func (c *Client) ListScripts(ctx context.Context, ws string, limit, offset int) 
 	if err := need("workspace id", ws); err != nil {
 		return nil, fmt.Errorf("list scripts: %w", err)
 	}
-	var out api.Page[api.DetailedScript]
-	if err := c.get(ctx, pathOf("v1", "workspaces", ws, "scripts"), pageQuery(limit, offset), &out, checkPage(&out)); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getPage[api.DetailedScript](ctx, c, pathOf("v1", "workspaces", ws, "scripts"), pageQuery(limit, offset), nil)
 }
 
 // GetScript returns a script by id or name. The name is sent as one path
@@ -307,11 +338,7 @@ func (c *Client) ListScriptVersions(ctx context.Context, ws, idOrName string, li
 	if err := firstErr(need("workspace id", ws), need("script id or name", idOrName)); err != nil {
 		return nil, fmt.Errorf("list script versions: %w", err)
 	}
-	var out api.Page[api.ScriptVersion]
-	if err := c.get(ctx, pathOf("v1", "workspaces", ws, "scripts", idOrName, "versions"), pageQuery(limit, offset), &out, checkPage(&out)); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getPage[api.ScriptVersion](ctx, c, pathOf("v1", "workspaces", ws, "scripts", idOrName, "versions"), pageQuery(limit, offset), nil)
 }
 
 // LatestScriptVersion returns the newest version of a script.
@@ -355,22 +382,7 @@ func (c *Client) ListRuns(ctx context.Context, ws string, o ListRunsOptions) (*a
 	if o.Status != "" {
 		q.Set("status", string(o.Status))
 	}
-	var out api.Page[api.DetailedRun]
-	err := c.get(ctx, pathOf("v1", "workspaces", ws, "runs"), q, &out, func() error {
-		if out.Items == nil {
-			return errors.New(`the list has no "items"`)
-		}
-		for i := range out.Items {
-			if err := checkRun(&out.Items[i].Run); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getPage(ctx, c, pathOf("v1", "workspaces", ws, "runs"), q, func(r *api.DetailedRun) error { return checkRun(&r.Run) })
 }
 
 // LatestRun returns the newest run (of one script when scriptID is set), or

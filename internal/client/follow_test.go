@@ -399,7 +399,10 @@ func TestFollowIdleStreamIsResumed(t *testing.T) {
 		s.status("completed")
 		return true
 	}
-	c, _ := newTestClient(t, f.srv.URL, func(o *Options) { o.StreamIdleTimeout = 30 * time.Millisecond })
+	// The idle timer runs from the request on: it must outlast connecting and
+	// the first event on a loaded machine, or the first connection is given
+	// up before "first" arrives and the next one has no Last-Event-ID.
+	c, _ := newTestClient(t, f.srv.URL, func(o *Options) { o.StreamIdleTimeout = 300 * time.Millisecond })
 	rec := &recorder{}
 	final, err := c.Follow(context.Background(), testWS, run.ID, rec.handler())
 	if err != nil || final.Status != api.StatusCompleted || rec.text() != "first\nsecond\n" {

@@ -46,6 +46,16 @@ func TestCreateRun(t *testing.T) {
 			wantPosts: 1, wantLists: 1, wantNumber: 2, wantRuns: 2, wantSleeps: 1,
 		},
 		{
+			name: "created, answer lost, another run started just after: ours is the older one", before: 1, scriptID: "script-1",
+			fail: func(t *testing.T, f *fakeRuntime, attempt int, w http.ResponseWriter, r *http.Request) bool {
+				f.createRun(nil) // ours
+				f.createRun(nil) // someone else's, started meanwhile
+				hijackClose(t, w)
+				return true
+			},
+			wantPosts: 1, wantLists: 1, wantNumber: 2, wantRuns: 3, wantSleeps: 1,
+		},
+		{
 			name: "cut before the server created it: looked for, then posted again", scriptID: "script-1",
 			fail: func(t *testing.T, f *fakeRuntime, attempt int, w http.ResponseWriter, r *http.Request) bool {
 				if attempt == 1 {

@@ -10,10 +10,9 @@ import (
 
 func TestSSEReader(t *testing.T) {
 	tests := []struct {
-		name    string
-		stream  string
-		want    []sseEvent
-		wantErr error
+		name   string
+		stream string
+		want   []sseEvent
 	}{
 		{
 			name:   "LF, multi-line data, comments",

@@ -6,6 +6,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,6 +41,13 @@ type Engine struct {
 	WorkspaceID string
 	Root        string // the workspace folder
 	Report      Reporter
+	// Script, when set, is the name of the script the deploy will run:
+	// SyncDeployment refuses a deployment that does not hold it, before
+	// anything is uploaded (a run of it could only fail).
+	Script string
+	// QuietOutcome leaves the line saying what a sync did (uploaded,
+	// unchanged) to the caller, which prints it as its result.
+	QuietOutcome bool
 }
 
 func (e *Engine) progress(format string, args ...any) {
@@ -102,8 +110,10 @@ func (p *Plan) Removed() []string {
 
 // SyncResult is the outcome of a package sync.
 type SyncResult struct {
-	Plan    Plan
-	Package *api.PackageInfo // the package on the Runtime after the sync (nil on dry run with none)
+	Plan Plan
+	// Package is the package on the Runtime after the sync; on a dry run,
+	// the latest one there (nil when there is none yet).
+	Package *api.PackageInfo
 	// Profiles is set for configurations.
 	Profiles string
 	// Changed reports whether a new version was made.
@@ -164,6 +174,9 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 	if err != nil {
 		return nil, fmt.Errorf("select %s files: %w", k.kind, err)
 	}
+	if k.kind == KindDeployment && e.Script != "" && !holds(sel, e.Script) {
+		return nil, fmt.Errorf("script %q would not be deployed: the workspace's .gitignore (or, without one, the default ignore list) leaves it out", e.Script)
+	}
 	for _, w := range sel.Warnings {
 		e.warn("%s", w)
 	}
@@ -175,28 +188,63 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 		return nil, fmt.Errorf("get latest %s: %w", k.kind, err)
 	}
 	res := &SyncResult{Plan: planFor(k.kind, sel, latest)}
+	what := fmt.Sprintf("%s, %s", Count(len(sel.Files), "file"), humanBytes(sel.Size()))
 	if !res.Plan.WouldUpload {
 		res.Package, res.Profiles = latest, profiles
-		e.progress("%s unchanged (version %d, %s)", k.kind, latest.Version, sel.ContentHash())
+		if !e.QuietOutcome {
+			e.progress("%s unchanged: version %d (%s)", title(k.kind), latest.Version, what)
+		}
 		return res, nil
 	}
 	if dryRun {
 		res.Changed = true
+		res.Package, res.Profiles = latest, profiles
+		if !e.QuietOutcome {
+			e.progress("%s would be uploaded as version %d (%s); dry run: nothing uploaded", title(k.kind), nextVersion(latest), what)
+		}
 		return res, nil
 	}
 	body, err := tarball(sel)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", k.kind, err)
 	}
-	e.progress("uploading %s: %d files, %s", k.kind, len(sel.Files), humanBytes(int64(len(body))))
+	e.progress("Uploading %s: %s, %s compressed", k.kind, Count(len(sel.Files), "file"), humanBytes(int64(len(body))))
 	pkg, profiles, err := k.upload(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", k.kind, tooLarge(err, sel))
 	}
 	res.Package, res.Profiles, res.UploadedBytes = pkg, profiles, int64(len(body))
 	res.Changed = latest == nil || pkg.ID != latest.ID
-	e.progress("%s version %d uploaded", k.kind, pkg.Version)
+	if !e.QuietOutcome {
+		e.progress("%s uploaded: version %d", title(k.kind), pkg.Version)
+	}
 	return res, nil
+}
+
+// holds reports whether the selection holds the file named name.
+func holds(sel *workspace.Selection, name string) bool {
+	for _, it := range sel.Files {
+		if it.RelativePath == name {
+			return true
+		}
+	}
+	return false
+}
+
+func nextVersion(latest *api.PackageInfo) int {
+	if latest == nil {
+		return 1
+	}
+	return latest.Version + 1
+}
+
+// title is a kind at the start of a sentence.
+func title(k Kind) string {
+	s := string(k)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func planFor(kind Kind, sel *workspace.Selection, latest *api.PackageInfo) Plan {
@@ -251,10 +299,46 @@ type ScriptSpec struct {
 	Schedule *string
 }
 
+// ErrNoWorkspace is wrapped by FindWorkspace's error when no workspace is found.
+var ErrNoWorkspace = errors.New("no dlt workspace")
+
+// FindWorkspace returns the workspace around start: the nearest folder upward
+// holding .dlt/. The folder holding the global settings folder globalDir
+// (~/.dlt, where "dlt runtime login" keeps its token) is not a workspace:
+// taking it for one would deploy the home folder and the global secrets.
+// The error wraps ErrNoWorkspace and says what was searched; callers add
+// what to do, which differs between the command line and the Action.
+func FindWorkspace(start, globalDir string) (string, error) {
+	abs, err := filepath.Abs(start)
+	if err != nil {
+		return "", fmt.Errorf("find the workspace from %q: %w", start, err)
+	}
+	root, err := workspace.Find(abs)
+	if err != nil {
+		return "", fmt.Errorf("%w (a folder holding .dlt/) in %q or any folder above it", ErrNoWorkspace, abs)
+	}
+	if globalDir != "" && sameDir(filepath.Join(root, workspace.SettingsDir), globalDir) {
+		return "", fmt.Errorf("%w (a folder holding .dlt/) in %q or any folder above it: %s holds dlt's global settings, not a workspace", ErrNoWorkspace, abs, globalDir)
+	}
+	return root, nil
+}
+
+func sameDir(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
 // ScriptName turns a script path into its name on the Runtime: the path
 // relative to the workspace root, with forward slashes. The file must exist
 // inside the workspace.
 func ScriptName(root, cwd, path string) (string, error) {
+	if strings.TrimSpace(path) == "" {
+		return "", fmt.Errorf("no script given: name the script's file, e.g. pipelines/load.py")
+	}
 	abs := path
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(cwd, path)
@@ -266,12 +350,18 @@ func ScriptName(root, cwd, path string) (string, error) {
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return "", fmt.Errorf("script %q not found in the workspace %q", path, root)
+		return "", fmt.Errorf("script %q not found in the workspace: there is no file %s", path, abs)
 	}
 	if fi.IsDir() {
 		return "", fmt.Errorf("script %q is a folder, not a file", path)
 	}
-	return filepath.ToSlash(rel), nil
+	name := filepath.ToSlash(rel)
+	for _, dir := range []string{".dlt/", ".git/"} {
+		if strings.HasPrefix(name, dir) {
+			return "", fmt.Errorf("script %q is in %s, which is never deployed", path, strings.TrimSuffix(dir, "/"))
+		}
+	}
+	return name, nil
 }
 
 // UpsertScript creates the script or updates it when a field changed; an
@@ -300,7 +390,7 @@ func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec)
 			req.Profile = s.Profile
 		}
 		if s.EntryPoint == req.EntryPoint && s.ScriptType == req.ScriptType && eqPtr(s.Profile, req.Profile) && eqPtr(s.Schedule, req.Schedule) {
-			e.progress("script %q unchanged (version %d)", name, s.Version)
+			e.progress("Script %q unchanged: version %d (%s)", name, s.Version, describeScript(&s))
 			return &s, false, nil
 		}
 	}
@@ -315,11 +405,60 @@ func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec)
 		return nil, false, fmt.Errorf("create or update script %q: %w", name, err)
 	}
 	if existing == nil {
-		e.progress("script %q created", name)
+		e.progress("Script %q created (%s)", name, describeScript(s))
 	} else {
-		e.progress("script %q updated to version %d", name, s.Version)
+		e.progress("Script %q updated to version %d: %s", name, s.Version, scriptChanges(&existing.Script, s))
 	}
 	return s, true, nil
+}
+
+// describeScript says what a script is in a few words: "batch, profile
+// prod, schedule 0 3 * * *".
+func describeScript(s *api.Script) string {
+	d := fmt.Sprintf("%s, profile %s", s.ScriptType, orNone(s.Profile))
+	if s.Schedule != nil && *s.Schedule != "" {
+		d += fmt.Sprintf(", schedule %q", *s.Schedule)
+	}
+	return d
+}
+
+// ScriptChanges lists what an update of a script changes, e.g. "profile
+// prod -> dev", for plans and progress lines.
+func ScriptChanges(was, now *api.Script) string { return scriptChanges(was, now) }
+
+// scriptChanges lists what an update changed, e.g. "profile prod -> dev".
+func scriptChanges(was, now *api.Script) string {
+	var ch []string
+	if was.EntryPoint != now.EntryPoint {
+		ch = append(ch, fmt.Sprintf("entry point %s -> %s", was.EntryPoint, now.EntryPoint))
+	}
+	if was.ScriptType != now.ScriptType {
+		ch = append(ch, fmt.Sprintf("type %s -> %s", was.ScriptType, now.ScriptType))
+	}
+	if !eqPtr(was.Profile, now.Profile) {
+		ch = append(ch, fmt.Sprintf("profile %s -> %s", orNone(was.Profile), orNone(now.Profile)))
+	}
+	if !eqPtr(was.Schedule, now.Schedule) {
+		ch = append(ch, fmt.Sprintf("schedule %s -> %s", quotedOrNone(was.Schedule), quotedOrNone(now.Schedule)))
+	}
+	if len(ch) == 0 {
+		return describeScript(now)
+	}
+	return strings.Join(ch, ", ")
+}
+
+func quotedOrNone(s *string) string {
+	if s == nil || *s == "" {
+		return "none"
+	}
+	return fmt.Sprintf("%q", *s)
+}
+
+func orNone(s *string) string {
+	if s == nil || *s == "" {
+		return "none"
+	}
+	return *s
 }
 
 // scheduleOf turns a schedule asked for into the request's: "" is none.

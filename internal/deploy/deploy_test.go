@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -94,6 +95,11 @@ func TestSyncDeployment(t *testing.T) {
 			}
 			if latest.Version != st.wantVersion {
 				t.Errorf("latest version %d, want %d", latest.Version, st.wantVersion)
+			}
+			// A dry run reports the latest package on the Runtime, so a plan
+			// can say which version it would follow.
+			if st.dry && (res.Package == nil || res.Package.ID != latest.ID) {
+				t.Errorf("dry run: package %+v, want the latest, version %d", res.Package, latest.Version)
 			}
 			if got := res.Plan.Added(); !reflect.DeepEqual(got, st.wantAdded) {
 				t.Errorf("added %q, want %q", got, st.wantAdded)
@@ -196,7 +202,7 @@ func TestUpsertScript(t *testing.T) {
 
 func TestScriptName(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{".dlt/.workspace": "", "jobs/load.py": "", "top.py": ""})
+	writeFiles(t, root, map[string]string{".dlt/.workspace": "", "jobs/load.py": "", "top.py": "", ".dlt/config.toml": ""})
 	outside := filepath.Join(filepath.Dir(root), "outside.py")
 	os.WriteFile(outside, nil, 0o644)
 	tests := []struct {
@@ -209,6 +215,8 @@ func TestScriptName(t *testing.T) {
 		{filepath.Join(root, "jobs"), "../top.py", "top.py", ""},
 		{root, filepath.Join(root, "top.py"), "top.py", ""},
 		{root, "missing.py", "", `script "missing.py" not found in the workspace`},
+		{root, "", "", `no script given`},
+		{root, ".dlt/config.toml", "", `script ".dlt/config.toml" is in .dlt, which is never deployed`},
 		{root, "jobs", "", `script "jobs" is a folder`},
 		{root, "../outside.py", "", `script "../outside.py" is outside the workspace`},
 		{root, ".", "", `is outside the workspace`},
@@ -282,3 +290,122 @@ func TestPlanAddedRemoved(t *testing.T) {
 }
 
 func packItem(path string) pack.Item { return pack.Item{RelativePath: path} }
+
+// recorder keeps the engine's progress lines.
+type recorder struct{ lines []string }
+
+func (r *recorder) Progress(msg string) { r.lines = append(r.lines, msg) }
+func (r *recorder) Warn(msg string)     { r.lines = append(r.lines, "warning: "+msg) }
+
+func TestProgressSaysWhatChanged(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{".dlt/.workspace": "", "load.py": "print(1)\n"})
+	e := startServer(t, root, server.Config{})
+	rec := &recorder{}
+	e.Report = rec
+	ctx := context.Background()
+	if _, err := e.SyncDeployment(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SyncDeployment(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, root, map[string]string{"more.py": ""})
+	if _, err := e.SyncDeployment(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	every := "*/15 * * * *"
+	if _, _, err := e.UpsertScript(ctx, "load.py", ScriptSpec{Profile: "prod", Schedule: &every}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.UpsertScript(ctx, "load.py", ScriptSpec{Profile: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	none := ""
+	if _, _, err := e.UpsertScript(ctx, "load.py", ScriptSpec{Profile: "dev", Schedule: &none}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Uploading deployment: 1 file, ",
+		"Deployment uploaded: version 1",
+		"Deployment unchanged: version 1 (1 file, 9 B)",
+		"Deployment would be uploaded as version 2 (2 files, 9 B); dry run: nothing uploaded",
+		`Script "load.py" created (batch, profile prod, schedule "*/15 * * * *")`,
+		`Script "load.py" unchanged: version 1 (batch, profile prod, schedule "*/15 * * * *")`,
+		`Script "load.py" updated to version 2: profile prod -> dev, schedule "*/15 * * * *" -> none`,
+	}
+	if len(rec.lines) != len(want) {
+		t.Fatalf("progress:\n%s", strings.Join(rec.lines, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(rec.lines[i], w) {
+			t.Errorf("line %d = %q, want %q", i, rec.lines[i], w)
+		}
+	}
+
+	// QuietOutcome leaves the outcome to the caller.
+	rec.lines = nil
+	e.QuietOutcome = true
+	if _, err := e.SyncDeployment(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.lines) != 1 || !strings.HasPrefix(rec.lines[0], "Uploading deployment: 2 files") {
+		t.Errorf("quiet outcome: %q", rec.lines)
+	}
+}
+
+func TestSyncRefusesAScriptLeftOut(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{".dlt/.workspace": "", ".gitignore": "scratch/\n", "scratch/try.py": "", "load.py": ""})
+	e := startServer(t, root, server.Config{})
+	e.Script = "scratch/try.py"
+	_, err := e.SyncDeployment(context.Background(), false)
+	if err == nil || !strings.Contains(err.Error(), `script "scratch/try.py" would not be deployed`) {
+		t.Fatalf("error %v", err)
+	}
+	if latest, err := e.Client.LatestDeployment(context.Background(), e.WorkspaceID); err != nil || latest != nil {
+		t.Errorf("something was uploaded: %+v %v", latest, err)
+	}
+	e.Script = "load.py"
+	if _, err := e.SyncDeployment(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFindWorkspace(t *testing.T) {
+	home := t.TempDir()
+	writeFiles(t, home, map[string]string{
+		".dlt/secrets.toml": "[runtime]\nauth_token = \"t\"\n", "project/job.py": "",
+		"ws/.dlt/.workspace": "", "ws/jobs/load.py": "",
+	})
+	global := filepath.Join(home, ".dlt")
+	for _, tc := range []struct {
+		start, want, wantErr string
+	}{
+		{"ws/jobs", "ws", ""},
+		{"ws", "ws", ""},
+		// The home folder holds the global settings: not a workspace.
+		{"project", "", "holds dlt's global settings, not a workspace"},
+		{".", "", "holds dlt's global settings, not a workspace"},
+	} {
+		t.Run(tc.start, func(t *testing.T) {
+			got, err := FindWorkspace(filepath.Join(home, tc.start), global)
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrNoWorkspace) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %q, %v; want error %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != filepath.Join(home, tc.want) {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	// Without the global folder in the way, the same folder is a workspace.
+	if got, err := FindWorkspace(filepath.Join(home, "project"), ""); err != nil || got != home {
+		t.Errorf("no global dir: %q, %v", got, err)
+	}
+	if _, err := FindWorkspace(t.TempDir(), global); !errors.Is(err, ErrNoWorkspace) {
+		t.Errorf("no workspace at all: %v", err)
+	}
+}

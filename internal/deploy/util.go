@@ -18,3 +18,11 @@ func humanBytes(n int64) string {
 
 // HumanBytes is humanBytes for the command line and the Action.
 func HumanBytes(n int64) string { return humanBytes(n) }
+
+// Count says how many of a thing there are: "1 file", "3 files".
+func Count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}

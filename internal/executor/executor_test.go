@@ -454,10 +454,12 @@ func TestRunStopped(t *testing.T) {
 			Result{Status: api.StatusCancelled, ExitCode: -1, Reason: "run cancelled"}},
 		{"stopped by the server", errors.New("server shutting down"), 0,
 			Result{Status: api.StatusFailed, ExitCode: -1, Reason: "run stopped: server shutting down"}},
-		// Long enough for the child to be ready before it strikes.
-		{"timed out", nil, 1500 * time.Millisecond,
-			Result{Status: api.StatusFailed, ExitCode: -1, Reason: "timed out after 1.5s"}},
+		// Long enough for the child to be ready before it strikes, even
+		// with two interpreters to start on a busy machine.
+		{"timed out", nil, 3 * time.Second,
+			Result{Status: api.StatusFailed, ExitCode: -1, Reason: "timed out after 3s"}},
 	}
+	t.Parallel()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -21,7 +21,9 @@ type githubUser struct {
 
 // tokenExchange swaps a GitHub access token for a Runtime token: GitHub says
 // whose token it is, and that login must have been allowed in a workspace
-// (serve workspace allow --github LOGIN).
+// (serve workspace allow --github LOGIN). The contract lists 400 as the only
+// refusal of this operation, so a token GitHub refuses and a login that is
+// not allowed are both 400, with a detail that tells them apart.
 func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 	o, err := decodeObject(w, r)
 	if err != nil {
@@ -41,7 +43,7 @@ func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	u, err := s.dir.store.UserByGitHubLogin(ctx, gu.Login)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(KindForbidden, "github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
+		return badRequest("github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
 			gu.Login, gu.Login)
 	}
 	if err != nil {
@@ -88,7 +90,7 @@ func (s *Server) githubWhoAmI(r *http.Request, token string) (githubUser, error)
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return githubUser{}, errorf(KindUnauthorized, "github token refused: GitHub answered 401 to GET /user (expired or revoked?)")
+		return githubUser{}, badRequest("github token refused: GitHub answered 401 to GET /user (expired or revoked?)")
 	case resp.StatusCode != http.StatusOK:
 		return githubUser{}, errorf(KindBadGateway, "github answered HTTP %d to GET /user", resp.StatusCode)
 	}

@@ -162,8 +162,9 @@ func TestTokenExchange(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"refused by github", map[string]any{"access_token": "ghp_wrong"}, 401, "github token refused"},
-		{"not allowed", map[string]any{"access_token": "ghp_eve"}, 403,
+		// the contract lists 400 as this operation's only refusal
+		{"refused by github", map[string]any{"access_token": "ghp_wrong"}, 400, "github token refused"},
+		{"not allowed", map[string]any{"access_token": "ghp_eve"}, 400,
 			"github user \"eve\" is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github eve`"},
 		{"missing token", map[string]any{}, 400, `field "access_token" is required`},
 		{"empty token", map[string]any{"access_token": ""}, 400, `field "access_token" must not be empty`},

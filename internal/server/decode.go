@@ -145,8 +145,14 @@ func checkRelPath(field, p string) error {
 		return badRequest("field %q: %q is longer than 1024 bytes", field, p)
 	}
 	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
+		switch seg {
+		case "..":
 			return badRequest("field %q: %q must not hold a \"..\" segment", field, p)
+		case ".", "":
+			// A script is found by its name in a path, unencoded too, and
+			// the router redirects paths with such segments elsewhere: the
+			// script could be created but never read back.
+			return badRequest("field %q: %q must not hold an empty or \".\" segment (write it as a clean relative path)", field, p)
 		}
 	}
 	return nil

@@ -509,7 +509,7 @@ func TestInterruptedRunFolderRemoved(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, runsDir, run.ID)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the interrupted run's folder is left: %v", err)
 	}
-	if d := e.waitRun(t, run.ID, time.Second, terminal); d.Status != api.StatusFailed {
+	if d := e.waitRun(t, run.ID, 10*time.Second, terminal); d.Status != api.StatusFailed {
 		t.Errorf("interrupted run %s", d.Status)
 	}
 }

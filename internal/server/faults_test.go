@@ -69,9 +69,18 @@ func TestServerKilledTenTimes(t *testing.T) {
 		for range perCycle {
 			ids = append(ids, e.startRun(t, "fault.py").ID)
 		}
-		// Let the runs get going, a little longer each time, so that kills
+		// Let the runs get going: wait until a script is running (its START
+		// is in its log; a fixed sleep may end before any python starts on
+		// a busy machine), then a little longer each time, so that kills
 		// fall at different points of a run's life.
-		time.Sleep(time.Duration(300+40*k) * time.Millisecond)
+		waitRunning := time.Now().Add(60 * time.Second)
+		for !scriptRunning(ids, logOf) {
+			if time.Now().After(waitRunning) {
+				t.Fatalf("no script running 60s after server start %d", k+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(40*k) * time.Millisecond)
 		for _, id := range ids {
 			before[id] = append(before[id], logOf(id))
 		}
@@ -82,7 +91,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 	}
 	// The last start runs what is still pending to its end.
 	_, e.url = serveProcess(t, dir, "--max-concurrent-runs", "64")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for _, id := range ids {
 		e.waitRun(t, id, time.Until(deadline), terminal)
 	}
@@ -152,6 +161,18 @@ func TestServerKilledTenTimes(t *testing.T) {
 	if counts["killed while running"] == 0 || counts["completed"] == 0 {
 		t.Errorf("the kills did not hit both running and pending runs: %v", counts)
 	}
+}
+
+// scriptRunning reports whether the script of one of the runs is running
+// now: it printed its START and neither its last line nor the restart line.
+func scriptRunning(ids []string, logOf func(string) string) bool {
+	for _, id := range ids {
+		log := logOf(id)
+		if strings.Contains(log, "START "+id+"\n") && !strings.Contains(log, "LINE 19\n") && !strings.Contains(log, restartLine) {
+			return true
+		}
+	}
+	return false
 }
 
 func fmtCounts(c map[string]int) string {

@@ -66,6 +66,12 @@ type resp struct {
 
 func (r resp) decode(t *testing.T, v any) {
 	t.Helper()
+	// An error answer decoded into the type of a success would read as
+	// zero values (a list with total 0, a run with no status), and checks
+	// of those could pass on a call that failed.
+	if _, isErr := v.(*api.ErrorResponse); r.status >= 400 && !isErr {
+		t.Fatalf("HTTP %d where a %T was expected: %s", r.status, v, r.body)
+	}
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}

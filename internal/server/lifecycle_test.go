@@ -145,12 +145,12 @@ func TestRestartRecovery(t *testing.T) {
 	if got.Status != api.StatusFailed {
 		t.Errorf("run active at Close: %s", got.Status)
 	}
-	e.waitLog(t, blocker.ID, time.Second, "the server stopped")
+	e.waitLog(t, blocker.ID, 10*time.Second, "the server stopped")
 	e.get(t, e.wsPath("/runs/", orphan.ID)).decode(t, &got)
 	if got.Status != api.StatusFailed || got.TimeEnded == nil || got.Duration == nil {
 		t.Errorf("orphan run: %+v", got.Run)
 	}
-	if log := e.waitLog(t, orphan.ID, time.Second, restartLine); log != "up\npartial line\n"+restartLine+"\n" {
+	if log := e.waitLog(t, orphan.ID, 10*time.Second, restartLine); log != "up\npartial line\n"+restartLine+"\n" {
 		t.Errorf("orphan's log: %q", log)
 	}
 	select {

@@ -97,8 +97,10 @@ func TestLogStreamWithoutPolling(t *testing.T) {
 	if text.String() != want.String() {
 		t.Errorf("streamed %q, want %q", text.String(), want.String())
 	}
-	// Lines 20 ms apart come as they are printed, not in a few batches.
-	if logEvents < 10 {
+	// Lines 20 ms apart come as they are printed, not in a batch at the end:
+	// without the wake-ups, the poll being off, the whole log would come in
+	// one or two events. (Not 20: a busy machine may join a few lines.)
+	if logEvents < 5 {
 		t.Errorf("%d log events for 20 lines printed 20 ms apart", logEvents)
 	}
 	if len(statuses) == 0 || statuses[len(statuses)-1] != string(api.StatusCompleted) {

@@ -188,7 +188,7 @@ func TestRunTimeout(t *testing.T) {
 	if got := e.waitRun(t, run.ID, 10*time.Second, terminal); got.Status != api.StatusFailed {
 		t.Fatalf("run ended %s", got.Status)
 	}
-	e.waitLog(t, run.ID, time.Second, "timed out after")
+	e.waitLog(t, run.ID, 10*time.Second, "timed out after")
 }
 
 func TestRunBadInput(t *testing.T) {
@@ -277,7 +277,7 @@ func TestRunProfiles(t *testing.T) {
 			t.Errorf("%s with %v: profile %v, want %s", tc.script, tc.profile, run.Profile, tc.want)
 		}
 		e.waitRun(t, run.ID, 10*time.Second, terminal)
-		if !strings.Contains(e.waitLog(t, run.ID, time.Second, "1\n"), "1\n") {
+		if !strings.Contains(e.waitLog(t, run.ID, 10*time.Second, "1\n"), "1\n") {
 			t.Error("no output")
 		}
 	}

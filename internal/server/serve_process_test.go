@@ -9,12 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
 )
+
+// binDir is the folder binary builds into, nil until a test asked for it.
+var binDir atomic.Pointer[string]
 
 // binary builds the runtime-action binary once for the tests that run
 // `serve` as a process of its own.
@@ -23,6 +27,7 @@ var binary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir.Store(&dir)
 	bin := filepath.Join(dir, "runtime-action")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/dlthub/runtime-action").CombinedOutput()
 	if err != nil {
@@ -31,10 +36,13 @@ var binary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// TestMain removes the binary's folder, whether the build worked or not;
+// it builds nothing when no test needed the binary (a -run that picks none
+// of them).
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := binary(); err == nil && bin != "" {
-		os.RemoveAll(filepath.Dir(bin))
+	if dir := binDir.Load(); dir != nil {
+		os.RemoveAll(*dir)
 	}
 	os.Exit(code)
 }
@@ -75,7 +83,7 @@ func serveProcess(t *testing.T, dataDir string, args ...string) (*exec.Cmd, stri
 	select {
 	case url := <-urlc:
 		return cmd, url
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not say where it listens")
 	}
 	return nil, ""
@@ -120,7 +128,7 @@ func TestKilledServerRestart(t *testing.T) {
 	if got.Status != api.StatusFailed || got.TimeEnded == nil {
 		t.Errorf("run after the restart: %s", got.Status)
 	}
-	log := e.waitLog(t, run.ID, time.Second, restartLine)
+	log := e.waitLog(t, run.ID, 10*time.Second, restartLine)
 	if !strings.HasSuffix(log, restartLine+"\n") {
 		t.Errorf("the restart line is not last: %q", log)
 	}

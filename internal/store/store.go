@@ -309,6 +309,7 @@ type Store interface {
 	// cancelling; ErrTerminal when it is terminal already.
 	CancelRun(ctx context.Context, id string) (Run, error)
 	// FinishRun puts a run in a terminal status with its end time and
-	// duration; ErrTerminal when it is terminal already.
+	// duration; a cancelling run always ends cancelled. ErrTerminal when it
+	// is terminal already.
 	FinishRun(ctx context.Context, id string, status api.RunStatus) (Run, error)
 }

@@ -1048,6 +1048,11 @@ func (s *Store) FinishRun(ctx context.Context, id string, status api.RunStatus) 
 		if r.Status.Terminal() {
 			return store.ErrTerminal
 		}
+		if r.Status == api.StatusCancelling {
+			// The contract: a cancelling run becomes cancelled once its
+			// process is gone, however the process ended.
+			status = api.StatusCancelled
+		}
 		now := s.now().UTC()
 		r.Status, r.TimeEnded, r.Updated = status, &now, now
 		if r.TimeStarted != nil {

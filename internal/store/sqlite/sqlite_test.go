@@ -290,6 +290,13 @@ func TestRunLifecycle(t *testing.T) {
 	if r, _ := f.st.Run(ctx, runs[1].ID); r.TimeEnded == nil || r.TimeStarted != nil || r.Duration != nil {
 		t.Errorf("cancelled pending run: %+v", r)
 	}
+	// a cancelling run ends cancelled, whatever its process did
+	if r, err := f.st.FinishRun(ctx, runs[2].ID, api.StatusCompleted); err != nil || r.Status != api.StatusCancelled || r.Duration == nil {
+		t.Errorf("finish a cancelling run: %+v %v", r, err)
+	}
+	if r, _ := f.st.Run(ctx, runs[2].ID); r.Status != api.StatusCancelled {
+		t.Errorf("stored status of a finished cancelling run: %s", r.Status)
+	}
 
 	// lists and filters
 	other := f.script(t, "b.py")
@@ -302,7 +309,7 @@ func TestRunLifecycle(t *testing.T) {
 		{"all", store.RunFilter{WorkspaceID: f.ws}, 4},
 		{"script", store.RunFilter{WorkspaceID: f.ws, ScriptID: sc.ID}, 3},
 		{"other script", store.RunFilter{WorkspaceID: f.ws, ScriptID: other.ID}, 1},
-		{"status", store.RunFilter{WorkspaceID: f.ws, Status: api.StatusCancelled}, 1},
+		{"status", store.RunFilter{WorkspaceID: f.ws, Status: api.StatusCancelled}, 2},
 		{"script and status", store.RunFilter{WorkspaceID: f.ws, ScriptID: other.ID, Status: api.StatusPending}, 1},
 		{"other workspace", store.RunFilter{WorkspaceID: "x"}, 0},
 	} {
