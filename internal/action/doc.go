@@ -10,7 +10,7 @@
 //
 //	a := githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
 //	in, inErr := ReadInputs(a)             // defaults applied, validated; in is usable even with inErr
-//	root := workspace.Find(in.WorkingDirectory) // "" when not found
+//	root, err := findRoot(env, in)         // the working-directory input; "" when not found
 //	m, err := MaskSecrets(a, in, root)     // before printing anything else, inErr included
 //	gh, err := LoadContext(a)              // which GitHub features are present; err: warn, go on
 //	cleanup, err := WriteProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)

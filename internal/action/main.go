@@ -99,15 +99,7 @@ func errorText(err error) string {
 func (s *step) main(ctx context.Context) error {
 	in, inErr := ReadInputs(s.a)
 	s.in = in
-	cwd := s.env.Cwd
-	if cwd == "" {
-		cwd, _ = os.Getwd()
-	}
-	dir := in.WorkingDirectory
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(cwd, dir)
-	}
-	root, rootErr := deploy.FindWorkspace(dir, workspace.GlobalDir(s.a.Getenv, s.a.Getenv("HOME")))
+	root, rootErr := findRoot(s.env, in)
 	// Mask before anything else is printed, the input errors included.
 	m, mErr := MaskSecrets(s.a, in, root)
 	s.m = m
@@ -261,18 +253,24 @@ func clientOptionsFor(env Env, apiURL, authURL string) client.Options {
 	return opts
 }
 
-// workspaceSettingsFor reads the workspace's settings for the post step,
-// which has no use for an error: it only looks for a token.
-func workspaceSettingsFor(s *step, env Env) workspace.Settings {
+// findRoot finds the workspace from the working-directory input, relative to
+// the step's folder: the main step and the post step both need it.
+func findRoot(env Env, in Inputs) (string, error) {
 	cwd := env.Cwd
 	if cwd == "" {
 		cwd, _ = os.Getwd()
 	}
-	dir := s.in.WorkingDirectory
+	dir := in.WorkingDirectory
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(cwd, dir)
 	}
-	root, err := workspace.Find(dir)
+	return deploy.FindWorkspace(dir, workspace.GlobalDir(env.Getenv, env.Getenv("HOME")))
+}
+
+// workspaceSettingsFor reads the workspace's settings for the post step,
+// which has no use for an error: it only looks for a token.
+func workspaceSettingsFor(s *step, env Env) workspace.Settings {
+	root, err := findRoot(env, s.in)
 	if err != nil {
 		return workspace.Settings{}
 	}

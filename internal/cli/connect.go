@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/auth"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
@@ -70,6 +71,19 @@ type conn struct {
 	DefaultWorkspace bool
 	src              sources
 	close            func()
+	me               *api.Me // the caller, once asked
+}
+
+// Me asks the Runtime who the caller is, once per command.
+func (c *conn) Me(ctx context.Context) (*api.Me, error) {
+	if c.me == nil {
+		me, err := c.Client.Me(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.me = me
+	}
+	return c.me, nil
 }
 
 func (c *conn) Close() {
@@ -257,7 +271,7 @@ func ignoreDataDir(dir string) error {
 func (c *conn) resolveWorkspace(ctx context.Context, s *Streams, anyWorkspace bool) error {
 	set := c.Settings
 	if c.Embedded {
-		me, err := c.Client.Me(ctx)
+		me, err := c.Me(ctx)
 		if err != nil {
 			return fmt.Errorf("embedded Runtime: %w", err)
 		}
@@ -269,7 +283,7 @@ func (c *conn) resolveWorkspace(ctx context.Context, s *Streams, anyWorkspace bo
 		c.WorkspaceID = set.WorkspaceID
 		return nil
 	}
-	me, err := c.Client.Me(ctx)
+	me, err := c.Me(ctx)
 	if err != nil {
 		return fmt.Errorf("get the logged-in user: %w", err)
 	}

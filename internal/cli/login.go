@@ -235,7 +235,7 @@ set it shows your default workspace, and asks nothing.`,
 				return connErr(err)
 			}
 			defer c.Close()
-			me, err := c.Client.Me(ctx)
+			me, err := c.Me(ctx)
 			if err != nil {
 				return c.fail(fmt.Errorf("get the logged-in user: %w", err))
 			}

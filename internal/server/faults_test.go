@@ -47,15 +47,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 		}
 		return string(b)
 	}
-	cmd, url := serveProcess(t, dir, "--max-concurrent-runs", maxActive)
-	tok, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &testEnv{url: url, token: strings.TrimSpace(string(tok)), dir: dir}
-	var me api.Me
-	e.get(t, "/v1/me").decode(t, &me)
-	e.ws = me.DefaultWorkspace.ID
+	cmd, e := serveProcessEnv(t, dir, "--max-concurrent-runs", maxActive)
 	e.deploy(t, map[string]string{"fault.py": faultScript}, "fault.py")
 
 	var ids []string

@@ -89,13 +89,11 @@ func serveProcess(t *testing.T, dataDir string, args ...string) (*exec.Cmd, stri
 	return nil, ""
 }
 
-// TestKilledServerRestart kills -9 a serve process during a run whose script
-// started a child, starts serve again on the same data dir, and finds the
-// run failed with the restart line and no process of it left.
-func TestKilledServerRestart(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cmd, url := serveProcess(t, dir)
+// serveProcessEnv starts serve as serveProcess does and returns a testEnv
+// on its default workspace, with the admin token it wrote.
+func serveProcessEnv(t *testing.T, dir string, args ...string) (*exec.Cmd, *testEnv) {
+	t.Helper()
+	cmd, url := serveProcess(t, dir, args...)
 	tok, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +102,16 @@ func TestKilledServerRestart(t *testing.T) {
 	var me api.Me
 	e.get(t, "/v1/me").decode(t, &me)
 	e.ws = me.DefaultWorkspace.ID
+	return cmd, e
+}
+
+// TestKilledServerRestart kills -9 a serve process during a run whose script
+// started a child, starts serve again on the same data dir, and finds the
+// run failed with the restart line and no process of it left.
+func TestKilledServerRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd, e := serveProcessEnv(t, dir)
 	e.deploy(t, map[string]string{"stubborn.py": stubbornScript}, "stubborn.py")
 	run := e.startRun(t, "stubborn.py")
 	e.waitLog(t, run.ID, 10*time.Second, "parent up", "child up")
@@ -121,8 +129,7 @@ func TestKilledServerRestart(t *testing.T) {
 		t.Fatal("no process of the run outlived the server: nothing left for the restart to clean up")
 	}
 
-	_, url = serveProcess(t, dir)
-	e.url = url
+	_, e.url = serveProcess(t, dir)
 	var got api.DetailedRun
 	e.get(t, e.wsPath("/runs/", run.ID)).decode(t, &got)
 	if got.Status != api.StatusFailed || got.TimeEnded == nil {

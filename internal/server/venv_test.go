@@ -84,15 +84,7 @@ func TestRunPythonEnvironment(t *testing.T) {
 func TestServeVenvFlags(t *testing.T) {
 	t.Parallel()
 	dir, venvs := t.TempDir(), filepath.Join(t.TempDir(), "envs")
-	_, url := serveProcess(t, dir, "--venvs-dir", venvs, "--pip-args", "--no-index --find-links "+filepath.Join(venvs, "no-wheels-here"), "--uv", executor.UVNone)
-	tok, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &testEnv{url: url, token: strings.TrimSpace(string(tok)), dir: dir}
-	var me api.Me
-	e.get(t, "/v1/me").decode(t, &me)
-	e.ws = me.DefaultWorkspace.ID
+	_, e := serveProcessEnv(t, dir, "--venvs-dir", venvs, "--pip-args", "--no-index --find-links "+filepath.Join(venvs, "no-wheels-here"), "--uv", executor.UVNone)
 	e.deploy(t, map[string]string{"job.py": "print('must not run')\n", "requirements.txt": "no_such_package_zz\n"}, "job.py")
 	run := e.startRun(t, "job.py")
 	if done := e.waitRun(t, run.ID, 60*time.Second, terminal); done.Status != api.StatusFailed {
