@@ -1,5 +1,5 @@
 // Package api holds the wire types of the Runtime API v1 (see
-// shared/api/runtime-v1.openapi.yaml): request and response bodies, enums and
+// docs/runtime-v1.openapi.yaml): request and response bodies, enums and
 // the error body. It does no I/O, so the client and the server share it.
 package api
 

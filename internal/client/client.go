@@ -1,5 +1,5 @@
 // Package client is the HTTP client of the Runtime API and auth services
-// (contract: shared/api/runtime-v1.openapi.yaml) with the wire types of
+// (contract: docs/runtime-v1.openapi.yaml) with the wire types of
 // internal/api. It retries what is safe to retry, never starts a run twice,
 // turns every failure into a typed error that names the call, and follows a
 // run's log over the stream extension or, without it, by polling.

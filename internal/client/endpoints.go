@@ -257,7 +257,7 @@ func (c *Client) GetDeployment(ctx context.Context, ws, idOrVersion string) (*ap
 	return getPackage(ctx, c, deployments(), ws, idOrVersion, deploymentID)
 }
 
-// UploadDeployment uploads a deployment package (PACKAGING.md).
+// UploadDeployment uploads a deployment package (docs/PACKAGING.md).
 func (c *Client) UploadDeployment(ctx context.Context, ws string, tarGz []byte) (*api.Deployment, error) {
 	return uploadPackage(ctx, c, deployments(), ws, tarGz, deploymentID)
 }
@@ -281,7 +281,7 @@ func (c *Client) GetConfiguration(ctx context.Context, ws, idOrVersion string) (
 	return getPackage(ctx, c, configurations(), ws, idOrVersion, configurationID)
 }
 
-// UploadConfiguration uploads a configuration package (PACKAGING.md).
+// UploadConfiguration uploads a configuration package (docs/PACKAGING.md).
 func (c *Client) UploadConfiguration(ctx context.Context, ws string, tarGz []byte) (*api.Configuration, error) {
 	return uploadPackage(ctx, c, configurations(), ws, tarGz, configurationID)
 }

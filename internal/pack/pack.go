@@ -1,4 +1,4 @@
-// Package pack implements the package format of PACKAGING.md: the manifest,
+// Package pack implements the package format of docs/PACKAGING.md: the manifest,
 // per-file digests, the content hash, writing a tar.gz, and checking and
 // extracting one that came over the wire. It knows nothing of workspaces
 // (which files are chosen) nor of HTTP.

@@ -415,7 +415,7 @@ func (s *Server) removeRunConfiguration(runID string) {
 }
 
 // secretValues returns the string values of every *secrets.toml file of a
-// configuration package (a tar.gz per PACKAGING.md), of all profiles: a
+// configuration package (a tar.gz per docs/PACKAGING.md), of all profiles: a
 // script may read any of them.
 func secretValues(r io.Reader) ([]string, error) {
 	gz, err := gzip.NewReader(r)

@@ -1,5 +1,5 @@
 // Package server is the self-hosted Runtime: the API service (Runtime API v1,
-// shared/api/runtime-v1.openapi.yaml) and the auth service on one handler,
+// docs/runtime-v1.openapi.yaml) and the auth service on one handler,
 // backed by a store.Store and running scripts with the local executor.
 //
 // A data dir belongs to one server at a time (Open locks it); the admin

@@ -9,7 +9,7 @@ import (
 )
 
 // fallbackIgnore is used when the workspace has no root .gitignore
-// (PACKAGING.md).
+// (docs/PACKAGING.md).
 const fallbackIgnore = "__pycache__/\n*.py[cod]\n.venv/\nvenv/\ndist/\nbuild/\n*.egg-info/\n" +
 	".mypy_cache/\n.ruff_cache/\n.pytest_cache/\n.coverage\nhtmlcov/\n*.so\n.DS_Store\n.env\n"
 

@@ -28,7 +28,7 @@ type Selection struct {
 
 // SelectDeployment chooses the deployment's files below the workspace root:
 // everything except .dlt/, .git/ and what the root .gitignore (or, without
-// one, the fallback list) ignores; symlinks per PACKAGING.md.
+// one, the fallback list) ignores; symlinks per docs/PACKAGING.md.
 func SelectDeployment(root string) (*Selection, error) {
 	rules := parseGitignore(fallbackIgnore)
 	b, err := os.ReadFile(filepath.Join(root, ".gitignore"))

@@ -1,7 +1,7 @@
 // Package workspace is the client's view of a dlt workspace: finding it,
 // reading its [runtime] settings, editing them without losing comments, and
 // choosing the files of its deployment and configuration packages
-// (PACKAGING.md).
+// (docs/PACKAGING.md).
 package workspace
 
 import (
