@@ -221,6 +221,9 @@ func validate(j Job) error {
 // run does everything between opening and closing the log; its result's
 // reason is not yet in the log.
 func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
+	if err := supported(); err != nil {
+		return failed(err.Error())
+	}
 	if err := validate(j); err != nil {
 		return failed(err.Error())
 	}
@@ -257,7 +260,7 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 	// One file for both, so the child gets one pipe on fd 1 and 2 and its
 	// output keeps the order it was written in.
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = groupAttr()
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
@@ -359,4 +362,11 @@ func (e *Executor) env(j Job) []string {
 		"RUNTIME__WORKSPACE_ID="+j.WorkspaceID,
 		"RUNTIME__PROFILE="+j.Profile,
 	)
+}
+
+// leaderExit is how the group leader ended, learnt without reaping it.
+type leaderExit struct {
+	known  bool // false: waitid failed, ask cmd.Wait
+	exited bool // exited on its own (not by a signal)
+	code   int  // exit code when exited
 }

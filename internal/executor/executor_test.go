@@ -1,19 +1,15 @@
+//go:build unix
+
 package executor
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha3"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,159 +19,6 @@ import (
 	"github.com/dlthub/runtime-action/internal/api"
 )
 
-// TestMain makes the test binary a subreaper, as a server is meant to be
-// (BecomeSubreaper): orphans of the runs come back to it and Run reaps them,
-// so a finished run's group is entirely gone, not left as zombies waiting
-// for init.
-func TestMain(m *testing.M) {
-	if err := BecomeSubreaper(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
-
-// writePackage writes a tar.gz per PACKAGING.md holding files (path ->
-// content) and returns its path.
-func writePackage(t testing.TB, files map[string]string) string {
-	t.Helper()
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	manifest := "engine_version: 1\nfiles:\n"
-	if len(paths) == 0 {
-		manifest = "engine_version: 1\nfiles: []\n"
-	}
-	for _, p := range paths {
-		body := []byte(files[p])
-		sum := sha3.Sum256(body)
-		manifest += fmt.Sprintf("- relative_path: %s\n  size_in_bytes: %d\n  sha3_256: %s\n",
-			p, len(body), base64.StdEncoding.EncodeToString(sum[:]))
-		writeMember(t, tw, "files/"+p, body)
-	}
-	writeMember(t, tw, "manifest.yaml", []byte(manifest))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.CreateTemp(t.TempDir(), "pkg-*.tar.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
-}
-
-func writeMember(t testing.TB, tw *tar.Writer, name string, body []byte) {
-	t.Helper()
-	hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}
-	if err := tw.WriteHeader(hdr); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(body); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// newExecutor is an Executor with short intervals, its runs in a temporary
-// folder.
-func newExecutor(t testing.TB) *Executor {
-	t.Helper()
-	return &Executor{
-		RunsDir:      filepath.Join(t.TempDir(), "runs"),
-		Grace:        200 * time.Millisecond,
-		PollInterval: 5 * time.Millisecond,
-		Drain:        200 * time.Millisecond,
-	}
-}
-
-// newJob is a job running main.py (script) of a deployment holding it and
-// extra files.
-func newJob(t testing.TB, runID, script string, extra map[string]string) Job {
-	t.Helper()
-	files := map[string]string{"main.py": script}
-	for k, v := range extra {
-		files[k] = v
-	}
-	return Job{
-		RunID:       runID,
-		WorkspaceID: "ws-1",
-		Profile:     "prod",
-		EntryPoint:  "main.py",
-		Deployment:  writePackage(t, files),
-		LogPath:     filepath.Join(t.TempDir(), runID+".log"),
-	}
-}
-
-// recorder records what the hooks report.
-type recorder struct {
-	mu       sync.Mutex
-	statuses []api.RunStatus
-	pgids    []int
-	started  chan int // gets the pgid
-}
-
-func newRecorder() *recorder { return &recorder{started: make(chan int, 1)} }
-
-func (r *recorder) hooks() Hooks {
-	return Hooks{
-		OnStatus: func(s api.RunStatus) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.statuses = append(r.statuses, s)
-		},
-		OnStarted: func(pgid int) {
-			r.mu.Lock()
-			r.pgids = append(r.pgids, pgid)
-			r.mu.Unlock()
-			r.started <- pgid
-		},
-	}
-}
-
-func (r *recorder) seen() ([]api.RunStatus, []int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.statuses), slices.Clone(r.pgids)
-}
-
-func readFile(t testing.TB, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}
-
-// waitForLog polls the log at path until it holds want.
-func waitForLog(t testing.TB, path, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(path); strings.Contains(string(b), want) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("log %s never held %q", path, want)
-}
-
 // assertGroupGone checks that no process of group pgid exists, zombies
 // included.
 func assertGroupGone(t testing.TB, pgid int) {
@@ -183,17 +26,6 @@ func assertGroupGone(t testing.TB, pgid int) {
 	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process group %d: kill(-pgid, 0) = %v, want ESRCH", pgid, err)
 	}
-}
-
-// realPython is the interpreter python3 stands for: a wrapper like pyenv's
-// shim adds variables of its own to the environment, and takes time.
-func realPython(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Fatalf("find python3: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func TestRunCompleted(t *testing.T) {
@@ -737,30 +569,6 @@ func TestKillGroup(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestParseStat(t *testing.T) {
-	tests := []struct {
-		in         string
-		state      byte
-		ppid, pgrp int
-		ok         bool
-	}{
-		{"123 (python3) S 1 123 123 0 -1", 'S', 1, 123, true},
-		{"124 (a) b) (c) Z 7 99 99 0", 'Z', 7, 99, true},
-		{"125 (x y) R 2 3", 'R', 2, 3, true},
-		{"126 (x", 0, 0, 0, false},
-		{"127 (x) S 2", 0, 0, 0, false},
-		{"128 (x) S two 3 4", 0, 0, 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			state, ppid, pgrp, ok := parseStat([]byte(tt.in))
-			if state != tt.state || ppid != tt.ppid || pgrp != tt.pgrp || ok != tt.ok {
-				t.Errorf("parseStat = %q %d %d %v, want %q %d %d %v", state, ppid, pgrp, ok, tt.state, tt.ppid, tt.pgrp, tt.ok)
-			}
-		})
-	}
 }
 
 // BenchmarkStartToRunning measures the time from the Run call to

@@ -2,7 +2,6 @@ package executor
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,70 +9,6 @@ import (
 	"time"
 	"unsafe"
 )
-
-// stopGroup ends every process of the group pgid: SIGTERM, Grace to go, then
-// SIGKILL, and returns once none is left. It returns at once when the group
-// is already gone (the usual end of a run whose script exited).
-func (e *Executor) stopGroup(pgid int) {
-	if groupGone(pgid, true) {
-		return
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	deadline := time.Now().Add(e.Grace)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		time.Sleep(min(e.PollInterval, left))
-		if groupGone(pgid, true) {
-			return
-		}
-	}
-	// The group may outlive its leader, and a member may fork while we
-	// signal: signal again until nothing is left.
-	for {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		if groupGone(pgid, true) {
-			return
-		}
-		time.Sleep(e.PollInterval)
-	}
-}
-
-// member is one process of a process group, as /proc tells.
-type member struct {
-	pid, ppid int
-	zombie    bool
-}
-
-// groupGone reports whether no live process is left in the group pgid.
-// Zombies are dead (they only wait for their parent to reap them, and init
-// may take seconds to), so they do not count. With reap, zombies of the group
-// that are our own children (we are PID 1 or a subreaper, see
-// BecomeSubreaper), other than the leader whom exec.Cmd reaps, are reaped.
-func groupGone(pgid int, reap bool) bool {
-	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	ms, err := groupMembers(pgid)
-	if err != nil {
-		return false // cannot tell: keep going as if it were alive
-	}
-	self := os.Getpid()
-	gone := true
-	for _, m := range ms {
-		if !m.zombie {
-			gone = false
-			continue
-		}
-		if reap && m.ppid == self && m.pid != pgid {
-			var ws syscall.WaitStatus
-			_, _ = syscall.Wait4(m.pid, &ws, syscall.WNOHANG, nil)
-		}
-	}
-	return gone
-}
 
 // groupMembers lists the processes whose process group is pgid.
 func groupMembers(pgid int) ([]member, error) {
@@ -135,59 +70,6 @@ func hasEnv(pid int, kv string) bool {
 	return false
 }
 
-// KillGroup SIGKILLs the process group pgid left by a previous server for
-// run runID, and waits until no live process of it is left. It kills only
-// when a live member of the group carries RUNTIME__RUN_ID=<runID> in its
-// environment, so that a group id reused by an unrelated process is left
-// alone (an error says so). It returns nil when nothing is left of the group.
-func KillGroup(pgid int, runID string) error {
-	const (
-		poll    = 10 * time.Millisecond
-		maxWait = 5 * time.Second
-	)
-	if pgid <= 1 {
-		return fmt.Errorf("kill process group %d: not a process group id", pgid)
-	}
-	if runID == "" {
-		return fmt.Errorf("kill process group %d: no run id to check it against", pgid)
-	}
-	if groupGone(pgid, false) {
-		return nil
-	}
-	ms, err := groupMembers(pgid)
-	if err != nil {
-		return fmt.Errorf("kill process group %d: %w", pgid, err)
-	}
-	owned := false
-	for _, m := range ms {
-		if !m.zombie && hasEnv(m.pid, "RUNTIME__RUN_ID="+runID) {
-			owned = true
-			break
-		}
-	}
-	if !owned {
-		if groupGone(pgid, false) {
-			return nil // it ended while we looked
-		}
-		return fmt.Errorf("kill process group %d: its processes do not belong to run %q (the id was reused): left alone", pgid, runID)
-	}
-	deadline := time.Now().Add(maxWait)
-	for {
-		if err := syscall.Kill(-pgid, syscall.SIGKILL); errors.Is(err, syscall.ESRCH) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("kill process group %d of run %q: %w", pgid, runID, err)
-		}
-		if groupGone(pgid, false) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kill process group %d of run %q: processes still alive %s after SIGKILL", pgid, runID, maxWait)
-		}
-		time.Sleep(poll)
-	}
-}
-
 // BecomeSubreaper makes the calling process the reaper of its orphaned
 // descendants (prctl PR_SET_CHILD_SUBREAPER). A server calls it once at
 // start: the processes a run leaves behind then come back to the server when
@@ -200,13 +82,6 @@ func BecomeSubreaper() error {
 		return fmt.Errorf("become child subreaper: %w", errno)
 	}
 	return nil
-}
-
-// leaderExit is how the group leader ended, learnt without reaping it.
-type leaderExit struct {
-	known  bool // false: waitid failed, ask cmd.Wait
-	exited bool // exited on its own (not by a signal)
-	code   int  // exit code when exited
 }
 
 // siginfoChld is the start of siginfo_t for SIGCHLD on Linux: the union
@@ -257,4 +132,10 @@ func waitZombie(pid int, poll time.Duration) {
 		}
 		time.Sleep(poll)
 	}
+}
+
+// groupAttr puts a started process in a process group of its own, and has
+// the kernel SIGKILL it should the server die first.
+func groupAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
