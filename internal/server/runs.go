@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -204,22 +206,45 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	return s.writeDetailedRun(w, r, http.StatusCreated, run)
 }
 
+// getRunLogs answers the whole log as the contract's LogsResponse. The log
+// is read from its file and escaped into the answer a piece at a time (up to
+// 50 MB per log, several readers at once: a whole copy per request would
+// not do).
 func (s *Server) getRunLogs(w http.ResponseWriter, r *http.Request) error {
 	run, err := s.runOf(r)
 	if err != nil {
 		return err
 	}
-	// The run was read first: when it is terminal, the executor had
-	// written the whole log before, so what is read now is complete.
-	b, err := os.ReadFile(s.logPath(run.ID))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return internal("read run log", err)
-	}
 	d, err := s.detailedRun(r.Context(), s.baseURL(r), run)
 	if err != nil {
 		return err
 	}
-	logs := string(b)
-	writeJSON(w, http.StatusOK, api.LogsResponse{Run: d, Logs: &logs})
+	head, err := json.Marshal(d)
+	if err != nil {
+		return internal("encode run", err)
+	}
+	// The run was read first: when it is terminal, the executor had
+	// written the whole log before, so what is read now is complete.
+	if _, err := os.Stat(s.logPath(run.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return internal("read run log", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, logReadSize)
+	bw.WriteString(`{"run":`)
+	bw.Write(head)
+	bw.WriteString(`,"logs":"`)
+	js := &jsonStringWriter{w: bw}
+	err = newLogCursor(s.logPath(run.ID)).next(run.Status.Terminal(), 0, func(text []byte, _ int64) error {
+		return js.write(text)
+	})
+	if err != nil {
+		// The answer has started: cut it off, so that the client sees a
+		// broken answer rather than a shorter log.
+		s.log.Error("read run log", "run", run.ID, "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	bw.WriteString("\"}\n")
+	_ = bw.Flush()
 	return nil
 }

@@ -2,15 +2,11 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dlthub/runtime-action/internal/api"
 )
@@ -23,8 +19,9 @@ const keepAliveEvery = 15 * time.Second
 // the text since the last one (id: the byte offset after it) and "status"
 // whenever the run's status changes. It ends once the run is terminal and
 // its whole log was sent. Last-Event-ID (or ?offset=) resumes after a
-// reconnect. SSE cannot carry a lone carriage return: it is sent as a line
-// break (the offsets still count the log's bytes).
+// reconnect. The text and the offsets are those of the log text
+// (logtext.go), as in the logs answer. SSE cannot carry a lone carriage
+// return: it is sent as a line break (one byte for one).
 func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 	run, err := s.runOf(r)
 	if err != nil {
@@ -50,7 +47,7 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 	defer sub.close()
 	tick := time.NewTicker(s.cfg.LogPollInterval)
 	defer tick.Stop()
-	buf := make([]byte, 64<<10)
+	cur := newLogCursor(s.logPath(run.ID))
 	var last api.RunStatus
 	var seenStatus uint64
 	readStatus := true
@@ -78,13 +75,17 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 				wrote = true
 			}
 		}
-		sent, err := s.sendLog(w, run.ID, offset, buf)
+		// Once the status is terminal, the log is complete: what the
+		// cursor held back (an incomplete UTF-8 sequence, a last CR)
+		// goes out too.
+		err := cur.next(last.Terminal(), offset, func(text []byte, end int64) error {
+			writeLogEvent(w, text, end)
+			wrote = true
+			return nil
+		})
 		if err != nil {
 			s.log.Error("stream run logs", "run", run.ID, "error", err)
 			return nil
-		}
-		if sent > offset {
-			offset, wrote = sent, true
 		}
 		if !wrote && time.Since(lastWrite) >= keepAliveEvery {
 			io.WriteString(w, ": keep-alive\n\n")
@@ -126,54 +127,11 @@ func streamOffset(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-// sendLog writes the log from offset to its end as "log" events and returns
-// the offset after what was sent. An incomplete UTF-8 sequence at the end
-// waits for the next round.
-func (s *Server) sendLog(w io.Writer, runID string, offset int64, buf []byte) (int64, error) {
-	f, err := os.Open(s.logPath(runID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return offset, nil
-	}
-	if err != nil {
-		return offset, err
-	}
-	defer f.Close()
-	for {
-		n, err := f.ReadAt(buf, offset)
-		chunk := buf[:n]
-		if err == io.EOF || n < len(buf) {
-			chunk = completeRunes(chunk)
-		}
-		if len(chunk) > 0 {
-			offset += int64(len(chunk))
-			writeLogEvent(w, chunk, offset)
-		}
-		if err == io.EOF || n < len(buf) {
-			return offset, nil
-		}
-		if err != nil {
-			return offset, err
-		}
-	}
-}
-
-// completeRunes cuts an incomplete UTF-8 sequence off the end of b.
-func completeRunes(b []byte) []byte {
-	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
-		if utf8.RuneStart(b[i]) {
-			if !utf8.FullRune(b[i:]) {
-				return b[:i]
-			}
-			break
-		}
-	}
-	return b
-}
-
 func writeLogEvent(w io.Writer, chunk []byte, offset int64) {
 	var ev bytes.Buffer
 	fmt.Fprintf(&ev, "event: %s\nid: %d\n", api.EventLog, offset)
-	chunk = bytes.ReplaceAll(chunk, []byte("\r\n"), []byte("\n"))
+	// A CRLF of the log file is an LF of the log text (logtext.go); a CR
+	// left is a line break to SSE: one byte for one, the offsets hold.
 	chunk = bytes.ReplaceAll(chunk, []byte("\r"), []byte("\n"))
 	for line := range bytes.SplitSeq(chunk, []byte("\n")) {
 		ev.WriteString("data: ")

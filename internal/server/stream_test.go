@@ -114,13 +114,3 @@ func TestLogStream(t *testing.T) {
 	}
 }
 
-func TestCompleteRunes(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ in, want string }{
-		{"abc", "abc"}, {"ab\xc3", "ab"}, {"ab\xc3\xa9", "ab\xc3\xa9"}, {"\xe2\x82", ""}, {"a\xf0\x9f\x98", "a"}, {"", ""},
-	} {
-		if got := string(completeRunes([]byte(tc.in))); got != tc.want {
-			t.Errorf("completeRunes(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
