@@ -295,6 +295,9 @@ func (c *checker) finish() (*Verified, error) {
 	if !c.sawManif {
 		return nil, &Error{Member: ManifestName, Check: "missing: a package ends with " + ManifestName}
 	}
+	if err := c.checkManifestBudget(); err != nil {
+		return nil, err
+	}
 	m, err := ParseManifest(c.manifest)
 	if err != nil {
 		return nil, &Error{Member: ManifestName, Check: strings.TrimPrefix(err.Error(), "parse manifest: ")}

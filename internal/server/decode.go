@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/store"
@@ -79,7 +81,21 @@ func (o object) str(name string) (string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", badRequest("field %q: expected a string, got %s", name, jsonType(raw))
 	}
-	return s, nil
+	return s, checkText(name, s)
+}
+
+// checkText refuses a string field holding a control character (newline,
+// carriage return, tab, escape, NUL, DEL, the C1 controls): every string of
+// a request is stored or compared with what is, and is printed later by
+// the command line, the Action and the logs, where such a character could
+// forge a line or a terminal escape.
+func checkText(field, s string) error {
+	i := strings.IndexFunc(s, unicode.IsControl)
+	if i < 0 {
+		return nil
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return badRequest("field %q: control character %U at byte %d is not allowed", field, r, i)
 }
 
 // optStr reads an optional string field that may be null.
@@ -92,7 +108,7 @@ func (o object) optStr(name string) (*string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, badRequest("field %q: expected a string or null, got %s", name, jsonType(raw))
 	}
-	return &s, nil
+	return &s, checkText(name, s)
 }
 
 // optBool reads an optional boolean field.

@@ -163,6 +163,9 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 			}
 			return badRequest("invalid package: %v", err)
 		}
+		if err := checkPackageNames(v); err != nil {
+			return err
+		}
 		blob := hex.EncodeToString(h.Sum(nil))
 		p := store.Package{
 			Kind:        kind,
