@@ -168,7 +168,7 @@ func (s *Server) proxyApp(w http.ResponseWriter, r *http.Request, a *liveApp, wo
 			h := pr.Out.Header
 			h.Set("X-Forwarded-Proto", proto)
 			h.Set("X-Forwarded-Prefix", prefix)
-			if fromHeader {
+			if fromHeader || s.isRuntimeToken(h.Get("Authorization")) {
 				h.Del("Authorization")
 			}
 			dropCookie(h, appCookie)
@@ -184,6 +184,19 @@ func (s *Server) proxyApp(w http.ResponseWriter, r *http.Request, a *liveApp, wo
 		},
 	}
 	rp.ServeHTTP(w, out)
+}
+
+// isRuntimeToken tells whether an Authorization header carries a token this
+// server signed (expired or not): with a session cookie, the header is
+// otherwise the app's own, but a Runtime token must never reach an app,
+// whose code may be another user's.
+func (s *Server) isRuntimeToken(authorization string) bool {
+	scheme, tok, _ := strings.Cut(authorization, " ")
+	if !strings.EqualFold(scheme, "bearer") {
+		return false
+	}
+	_, err := s.dir.tokens.parse(strings.TrimSpace(tok), true)
+	return err == nil
 }
 
 // dropCookie removes the cookie name from the Cookie headers of h, leaving

@@ -289,6 +289,18 @@ func TestAppProxy(t *testing.T) {
 		if a.Path != "/page" || a.Cookie != "theme=dark; lang=en" || a.Auth != "Basic YXBwOnB3" {
 			t.Errorf("with the session cookie the app saw %+v (its own cookies and Authorization pass, the session does not)", a)
 		}
+		// A Runtime token sent beside the session never reaches the app; a
+		// bearer token of the app's own does.
+		for _, tc := range []struct{ auth, want string }{
+			{"Bearer " + e.token, ""},
+			{"bearer  " + e.token, ""},
+			{"Bearer app-own-token", "Bearer app-own-token"},
+		} {
+			h := http.Header{"Cookie": {appCookie + "=" + sess.Value}, "Authorization": {tc.auth}}
+			if a := fetch(t, "GET", appURL+"page", h).echo(t); a.Auth != tc.want {
+				t.Errorf("session and Authorization %.12q...: the app saw Authorization %.16q..., want %q", tc.auth, a.Auth, tc.want)
+			}
+		}
 		// the cookie is for this app: another workspace's path refuses it
 		errorOf(t, fetch(t, "GET", e.url+"/apps/00000000-0000-0000-0000-000000000000/apps/hello.py/", withCookie), http.StatusUnauthorized)
 
