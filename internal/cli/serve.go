@@ -114,7 +114,7 @@ over the environment.`,
 	f.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", o.MaxConcurrentRuns, "runs active at once; more wait in pending (RUNTIME_SERVER_MAX_CONCURRENT_RUNS)")
 	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest a run may run before it is stopped and failed (RUNTIME_SERVER_RUN_TIMEOUT)")
 	f.DurationVar(&o.CancelGrace, "cancel-grace", o.CancelGrace, "time between SIGTERM and SIGKILL when a run is stopped (RUNTIME_SERVER_CANCEL_GRACE)")
-	f.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL the server calls itself in answers (RUNTIME_SERVER_PUBLIC_URL; default: the URL each request was sent to)")
+	f.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL the server calls itself in links: script_url, app links, Secure cookies with https (RUNTIME_SERVER_PUBLIC_URL; default: http:// and the listen address, never a request's Host header)")
 	f.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub API asked on token exchange; GitHub Enterprise: https://HOST/api/v3 (RUNTIME_SERVER_GITHUB_API_URL)")
 	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level on stderr: debug (one line per request), info, warn, error (RUNTIME_SERVER_LOG_LEVEL)")
 	f.DurationVar(&o.AppIdleTimeout, "app-idle-timeout", o.AppIdleTimeout, "stop an interactive app after this long without requests; its run ends completed (RUNTIME_SERVER_APP_IDLE_TIMEOUT)")

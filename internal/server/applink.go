@@ -168,7 +168,7 @@ func (s *Server) scriptsPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internal("make app link", err)
 	}
-	link := scriptURL(s.baseURL(r), sc) + "?access=" + url.QueryEscape(tok)
+	link := scriptURL(s.baseURL(), sc) + "?access=" + url.QueryEscape(tok)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, api.AppLinkResponse{URL: link, ExpiresAt: api.NewTime(exp)})
 	return nil
@@ -214,7 +214,7 @@ func (s *Server) redeemAppLink(w http.ResponseWriter, r *http.Request, workspace
 	http.SetCookie(w, &http.Cookie{
 		Name: appCookie, Value: sess, Path: appPath(workspaceID, c.App),
 		Expires: exp, MaxAge: max(1, int(exp.Sub(now).Seconds())),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.baseURL(r), "https://"),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.baseURL(), "https://"),
 	})
 	q := r.URL.Query()
 	q.Del("access")

@@ -137,7 +137,7 @@ func (s *Server) proxyApp(w http.ResponseWriter, r *http.Request, a *liveApp, wo
 		upPath = upEscaped // cannot happen: each segment was unescaped before
 	}
 	proto := "http"
-	if strings.HasPrefix(s.baseURL(r), "https://") {
+	if strings.HasPrefix(s.baseURL(), "https://") {
 		proto = "https"
 	}
 

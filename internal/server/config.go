@@ -35,7 +35,7 @@ const (
 // Config configures a Server. Only DataDir is required.
 type Config struct {
 	// Addr is where the command line listens; Serve takes a listener and
-	// does not read it.
+	// does not read it (links name Addr until Serve starts).
 	Addr string
 	// DataDir holds the database, the signing key, the admin token, the
 	// packages, the logs and the run folders.
@@ -52,8 +52,10 @@ type Config struct {
 	RunTimeout time.Duration
 	// CancelGrace is the time between SIGTERM and SIGKILL.
 	CancelGrace time.Duration
-	// PublicURL is what the server calls itself in URLs (script_url);
-	// empty: the scheme and Host of each request.
+	// PublicURL is what the server calls itself in links (script_url, app
+	// links; https makes the app session cookie Secure); empty: http:// and
+	// the address Serve listens on (Addr until then). A request's Host
+	// header is never used.
 	PublicURL string
 	// GitHubAPIURL is GitHub's API, asked GET {GitHubAPIURL}/user on a
 	// token exchange (GitHub Enterprise: https://HOST/api/v3).

@@ -95,7 +95,11 @@ func checkText(field, s string) error {
 		return nil
 	}
 	r, _ := utf8.DecodeRuneInString(s[i:])
-	return badRequest("field %q: control character %U at byte %d is not allowed", field, r, i)
+	name := map[rune]string{0: "NUL", '\n': "newline", '\r': "carriage return", '\t': "tab", 0x1b: "escape", 0x7f: "DEL"}[r]
+	if name != "" {
+		name = " (" + name + ")"
+	}
+	return badRequest("field %q: control character %U%s at byte %d is not allowed", field, r, name, i)
 }
 
 // optStr reads an optional string field that may be null.

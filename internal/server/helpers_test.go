@@ -40,14 +40,19 @@ func newEnv(t *testing.T, mod ...func(*Config)) *testEnv {
 		MaxUnpacked: 4 << 20,
 		MaxUpload:   1 << 20,
 	}
+	// Links name the listen address: the server learns it before it opens.
+	hs := httptest.NewUnstartedServer(nil)
+	cfg.Addr = hs.Listener.Addr().String()
 	for _, m := range mod {
 		m(&cfg)
 	}
 	srv, err := Open(context.Background(), cfg)
 	if err != nil {
+		hs.Close()
 		t.Fatalf("open server: %v", err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
 		if err := srv.Close(); err != nil {

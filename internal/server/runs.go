@@ -96,7 +96,7 @@ func (s *Server) detailedRun(ctx context.Context, base string, run store.Run) (a
 }
 
 func (s *Server) writeDetailedRun(w http.ResponseWriter, r *http.Request, status int, run store.Run) error {
-	d, err := s.detailedRun(r.Context(), s.baseURL(r), run)
+	d, err := s.detailedRun(r.Context(), s.baseURL(), run)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internal("list runs", err)
 	}
-	base := s.baseURL(r)
+	base := s.baseURL()
 	scripts := map[string]api.Script{}
 	items := make([]api.DetailedRun, len(runs))
 	for i, run := range runs {
@@ -215,7 +215,7 @@ func (s *Server) getRunLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.detailedRun(r.Context(), s.baseURL(r), run)
+	d, err := s.detailedRun(r.Context(), s.baseURL(), run)
 	if err != nil {
 		return err
 	}

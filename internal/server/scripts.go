@@ -77,7 +77,7 @@ func (s *Server) upsertScript(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internal("save script", err)
 	}
-	writeJSON(w, http.StatusCreated, apiScript(s.baseURL(r), sc))
+	writeJSON(w, http.StatusCreated, apiScript(s.baseURL(), sc))
 	return nil
 }
 
@@ -109,7 +109,7 @@ func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internal("list scripts", err)
 	}
-	base := s.baseURL(r)
+	base := s.baseURL()
 	items := make([]api.DetailedScript, len(scripts))
 	for i, sc := range scripts {
 		if items[i], err = s.detailedScript(r.Context(), base, sc); err != nil {
@@ -186,7 +186,7 @@ func (s *Server) scriptsSubtree(w http.ResponseWriter, r *http.Request) error {
 	if sc, ok, err := lookup(segs); err != nil {
 		return err
 	} else if ok {
-		d, err := s.detailedScript(ctx, s.baseURL(r), sc)
+		d, err := s.detailedScript(ctx, s.baseURL(), sc)
 		if err != nil {
 			return err
 		}

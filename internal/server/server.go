@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
@@ -50,6 +51,9 @@ type Server struct {
 	cron *cronTicker
 	// apps are the apps of active interactive runs, for the proxy.
 	apps *appTable
+
+	// base is what the server calls itself in links (baseURL).
+	base atomic.Pointer[string]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,6 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.oidc = oidc
 	s.keys = keys
 	s.apps = newAppTable(cfg.Now)
+	s.setBase(cfg.PublicURL, cfg.Addr)
 	// Uploads that a killed server left half-written.
 	if entries, err := os.ReadDir(dir.join(tmpDir)); err == nil {
 		for _, e := range entries {
@@ -186,6 +191,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Requests outlive ctx until Shutdown lets them finish; log streams,
 	// which could go on for hours, end when the shutdown starts.
+	s.setBase(s.cfg.PublicURL, ln.Addr().String())
 	shutdown := make(chan struct{})
 	base := context.WithValue(context.WithoutCancel(ctx), shutdownKey{}, (<-chan struct{})(shutdown))
 	hs := &http.Server{
@@ -246,16 +252,27 @@ func (s *Server) DefaultWorkspaceID() string { return s.dir.boot.Workspace.ID }
 // Admin manages tokens and workspaces of the server's data dir.
 func (s *Server) Admin() *Admin { return &Admin{dir: s.dir, shared: true} }
 
-// baseURL is what the server calls itself in URLs.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimRight(s.cfg.PublicURL, "/")
+// baseURL is what the server calls itself in links (script_url, app
+// links, the Secure flag of the app session cookie): --public-url, else
+// the address it listens on. Never the Host header of a request, which the
+// client chooses: a link built from it could send a user, with a token in
+// its query, to another host.
+func (s *Server) baseURL() string { return *s.base.Load() }
+
+// setBase sets baseURL from the public URL, else from the listen address
+// (an unspecified host, such as 0.0.0.0, as 127.0.0.1).
+func (s *Server) setBase(publicURL, addr string) {
+	base := strings.TrimRight(publicURL, "/")
+	if base == "" {
+		base = "http://" + addr
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+				host = "127.0.0.1"
+			}
+			base = "http://" + net.JoinHostPort(host, port)
+		}
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+	s.base.Store(&base)
 }
 
 func (s *Server) packagePath(blob string) string {
