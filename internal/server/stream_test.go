@@ -113,4 +113,3 @@ func TestLogStream(t *testing.T) {
 		t.Errorf("unknown run: %d", r.status)
 	}
 }
-
