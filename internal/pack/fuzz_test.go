@@ -1,9 +1,9 @@
 package pack
 
 import (
-	"compress/gzip"
-
 	"bytes"
+	"compress/gzip"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -12,12 +12,12 @@ import (
 // FuzzManifest: any manifest MarshalManifest prints reads back the same, and
 // its content hash does not depend on order or printing.
 func FuzzManifest(f *testing.F) {
-	f.Add("pipeline.py", "helpers/util.py", []byte("import dlt\n"), "")
-	f.Add("key: value.txt", "'quoted'", []byte{}, "../x")
-	f.Add("ünïcödé.py", "123", []byte("x"), "pipeline.py")
-	f.Add("a\nb", " lead", []byte("\x00\xff"), "tab\there")
-	f.Add("- dash # x", "yes", []byte("y"), "null")
-	f.Fuzz(func(t *testing.T, p1, p2 string, content []byte, linkname string) {
+	f.Add("pipeline.py", "helpers/util.py", []byte("import dlt\n"), "", true)
+	f.Add("key: value.txt", "'quoted'", []byte{}, "../x", true)
+	f.Add("ünïcödé.py", "123", []byte("x"), "pipeline.py", true)
+	f.Add("a\nb", " lead", []byte("\x00\xff"), "tab\there", true)
+	f.Add("- dash # x", "yes", []byte("y"), "null", false)
+	f.Fuzz(func(t *testing.T, p1, p2 string, content []byte, linkname string, legacy bool) {
 		// Bounded sizes keep each run cheap, so the fuzzer's minimization of
 		// a new input ends quickly; 200 bytes still reach line folding.
 		p1, p2, linkname = clip(p1, 200), clip(p2, 200), clip(linkname, 200)
@@ -32,8 +32,19 @@ func FuzzManifest(f *testing.F) {
 			{RelativePath: p1, SizeInBytes: int64(len(content)), SHA3256: Digest(content)},
 			{RelativePath: p2, SHA3256: Digest([]byte(linkname)), Linkname: linkname},
 		}
+		if legacy {
+			// dlt's runtime CLI of late 2025: paths and sizes only.
+			items[0].SHA3256, items[1].SHA3256, items[1].Linkname = "", "", ""
+			items[1].SizeInBytes = int64(len(content))
+		}
+		if got, err := isLegacy(items); got != legacy || err != nil {
+			t.Fatalf("isLegacy = %v, %v; want %v", got, err, legacy)
+		}
 		m := Manifest{EngineVersion: EngineVersion, Files: items}
 		out := MarshalManifest(m)
+		if legacy && strings.Contains(string(out), "sha3_256") {
+			t.Fatalf("legacy manifest printed with a digest: %q", out)
+		}
 		back, err := ParseManifest(out)
 		if err != nil {
 			t.Fatalf("ParseManifest(%q): %v", out, err)
@@ -60,6 +71,10 @@ func FuzzVerify(f *testing.F) {
 	f.Add(targz(f, honest(a)))
 	f.Add(tarBytes(f, honest(file("files/../x", "evil"))))
 	f.Add([]byte("garbage"))
+	// Packages without digests, as dlt's runtime CLI of late 2025 makes them.
+	f.Add(tarBytes(f, legacy(a, file("files/b.py", "b"))))
+	f.Add(tarBytes(f, legacy(a, link("files/l", "a.py"))))
+	f.Add(targz(f, legacy(file("files/z.py", "z"), a)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxMembers: 50, MaxUnpacked: 1 << 20}
 		data = data[:min(len(data), 64<<10)]
@@ -69,7 +84,22 @@ func FuzzVerify(f *testing.F) {
 		zw.Close()
 		for _, in := range [][]byte{data, stored.Bytes()} {
 			v, err := Verify(bytes.NewReader(in), lim)
-			if err == nil && v.ContentHash != ContentHash(v.Manifest.Files) {
+			switch {
+			case err != nil:
+			case v.Legacy:
+				// Accepted without digests: the legacy hash must be
+				// computable from the same bytes in one ordered pass.
+				if v.ContentHash != "" {
+					t.Fatal("legacy package got a hash of the current form")
+				}
+				c, err := Check(func() (io.Reader, error) { return bytes.NewReader(in), nil }, lim)
+				if err != nil {
+					t.Fatalf("Verify accepted a legacy package that Check refuses: %v", err)
+				}
+				if h, err := LegacyHash(bytes.NewReader(in), lim); err != nil || h != c.ContentHash {
+					t.Fatalf("LegacyHash = %q, %v; Check gave %q", h, err, c.ContentHash)
+				}
+			case v.ContentHash != ContentHash(v.Manifest.Files):
 				t.Fatal("accepted package with a wrong content hash")
 			}
 		}

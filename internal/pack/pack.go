@@ -225,6 +225,10 @@ func (e *Error) Error() string {
 type Verified struct {
 	Manifest    Manifest // sorted
 	ContentHash string   // computed from the bytes received, not copied from the manifest
+	// Legacy marks a manifest without sha3_256 digests (dlt's runtime CLI
+	// of late 2025). Verify leaves ContentHash empty for it: its hash is
+	// LegacyHash of the whole archive, which Check computes.
+	Legacy bool
 }
 
 // FileNames joins the manifest's paths with ", " in manifest order.
@@ -244,7 +248,9 @@ func (v *Verified) FileNames() string {
 // target stays inside) and manifest.yaml; no absolute paths, "..", backslashes,
 // duplicates, hard links, devices or directories escaping; decompressed size
 // and member count within lim; the manifest lists exactly the members and every
-// digest and size matches the bytes. Failures are *Error.
+// digest and size matches the bytes. A manifest without digests (the legacy
+// form) is checked by sizes and member order instead, and its ContentHash
+// left to Check. Failures are *Error.
 func Verify(r io.Reader, lim Limits) (*Verified, error) {
 	c := &checker{lim: lim.orDefault()}
 	return c.run(r)

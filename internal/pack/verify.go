@@ -40,6 +40,10 @@ type checker struct {
 	buf       []byte
 	h         *sha3.SHA3
 	lastEntry string
+	// prevName and unsorted tell whether the members came in name order,
+	// which the legacy hash's one streaming pass needs (see LegacyHash).
+	prevName string
+	unsorted bool
 }
 
 // errReader remembers an error of the uploaded stream itself (a network
@@ -165,6 +169,10 @@ func (c *checker) member(tr *tar.Reader, hdr *tar.Header) error {
 	if s := pathProblem(name); s != "" {
 		return &Error{Member: hdr.Name, Check: s}
 	}
+	if c.count > 1 && name <= c.prevName {
+		c.unsorted = true
+	}
+	c.prevName = name
 	if name == ManifestName {
 		return c.manifestMember(tr, hdr)
 	}
@@ -316,6 +324,13 @@ func (c *checker) finish() (*Verified, error) {
 		listed[it.RelativePath] = true
 	}
 	Sort(m.Files)
+	legacy, err := isLegacy(m.Files)
+	if err != nil {
+		return nil, err
+	}
+	if legacy {
+		return c.finishLegacy(m, listed)
+	}
 	for _, it := range m.Files {
 		name := FilesPrefix + it.RelativePath
 		got, ok := c.members[it.RelativePath]
@@ -334,17 +349,25 @@ func (c *checker) finish() (*Verified, error) {
 			return nil, &Error{Member: name, Check: "sha3_256 in " + ManifestName + " does not match the member's content"}
 		}
 	}
-	if len(c.members) > len(m.Files) {
-		var extra []string
-		for rel := range c.members {
-			if !listed[rel] {
-				extra = append(extra, rel)
-			}
-		}
-		slices.Sort(extra)
-		return nil, &Error{Member: FilesPrefix + extra[0], Check: "not listed in " + ManifestName}
+	if err := c.unlisted(listed); err != nil {
+		return nil, err
 	}
 	// Every listed digest equals the one computed from the received bytes,
 	// so this hash is the server's own, not the client's claim.
 	return &Verified{Manifest: m, ContentHash: ContentHash(m.Files)}, nil
+}
+
+// unlisted refuses a member that the manifest does not list.
+func (c *checker) unlisted(listed map[string]bool) error {
+	if len(c.members) <= len(listed) {
+		return nil
+	}
+	var extra []string
+	for rel := range c.members {
+		if !listed[rel] {
+			extra = append(extra, rel)
+		}
+	}
+	slices.Sort(extra)
+	return &Error{Member: FilesPrefix + extra[0], Check: "not listed in " + ManifestName}
 }

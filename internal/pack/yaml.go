@@ -32,7 +32,9 @@ func MarshalManifest(m Manifest) []byte {
 	for _, it := range m.Files {
 		e.field("- relative_path:", it.RelativePath)
 		e.writeRaw("  size_in_bytes: " + strconv.FormatInt(it.SizeInBytes, 10) + "\n")
-		e.field("  sha3_256:", it.SHA3256)
+		if it.SHA3256 != "" { // without: the legacy form (PACKAGING.md)
+			e.field("  sha3_256:", it.SHA3256)
+		}
 		if it.Linkname != "" {
 			e.field("  linkname:", it.Linkname)
 		}

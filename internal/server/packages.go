@@ -97,7 +97,7 @@ func isVersion(s string) bool {
 
 // uploadPackage takes a package from the multipart part "file": it streams
 // it to a temporary file while hashing it, checks it completely with
-// pack.Verify, and only then stores it. The tarball goes into packages/
+// pack.Check, and only then stores it. The tarball goes into packages/
 // inside the store's transaction, so a failed request leaves neither a row
 // nor a file.
 func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
@@ -148,14 +148,21 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 		if err := tmp.Sync(); err != nil {
 			return internal("store upload", err)
 		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return internal("store upload", err)
+		// A legacy package (no digests in its manifest) is read twice: its
+		// content hash is the one dlt's older client computes over the
+		// whole tar stream (PACKAGING.md, "Legacy packages").
+		var openErr error
+		v, err := pack.Check(func() (io.Reader, error) {
+			if _, openErr = tmp.Seek(0, io.SeekStart); openErr != nil {
+				return nil, openErr
+			}
+			var src io.Reader
+			src, openErr = s.uploadSource(kind, tmp)
+			return src, openErr
+		}, pack.Limits{MaxMembers: s.cfg.MaxMembers, MaxUnpacked: s.cfg.MaxUnpacked})
+		if openErr != nil {
+			return internal("store upload", openErr)
 		}
-		src, err := s.uploadSource(kind, tmp)
-		if err != nil {
-			return internal("store upload", err)
-		}
-		v, err := pack.Verify(src, pack.Limits{MaxMembers: s.cfg.MaxMembers, MaxUnpacked: s.cfg.MaxUnpacked})
 		if err != nil {
 			var pe *pack.Error
 			if errors.As(err, &pe) {
