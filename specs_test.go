@@ -30,6 +30,7 @@ func TestSpecCopiesAreCurrent(t *testing.T) {
 		{"docs/PACKAGING.md", "api/PACKAGING.md"},
 		{"docs/runtime-v1.openapi.yaml", "api/runtime-v1.openapi.yaml"},
 		{"testdata/packaging", "vectors/packaging"},
+		{"testdata/packaging-legacy", "vectors/packaging-legacy"},
 	}
 	for _, c := range copies {
 		t.Run(c.local, func(t *testing.T) {

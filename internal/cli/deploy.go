@@ -291,7 +291,10 @@ func printPlanText(w io.Writer, res *deploy.SyncResult) {
 		for _, f := range removed {
 			fmt.Fprintf(w, "  - %s\n", f)
 		}
-		if len(added) == 0 && len(removed) == 0 {
+		switch {
+		case p.OlderClientCopy:
+			fmt.Fprintln(w, "  (the same content: the Runtime's copy was made by an older client)")
+		case len(added) == 0 && len(removed) == 0:
 			fmt.Fprintln(w, "  (the same files, with changed content)")
 		}
 	default:

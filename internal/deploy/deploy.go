@@ -72,6 +72,10 @@ type Plan struct {
 	Files             []pack.Item `json:"files"`
 	LatestContentHash *string     `json:"latest_content_hash"`
 	WouldUpload       bool        `json:"would_upload"`
+	// OlderClientCopy: the latest package holds this very content, but was
+	// uploaded by dlt's runtime CLI of late 2025, whose content hash differs
+	// (PACKAGING.md, "Legacy packages"); the upload renews it, not a change.
+	OlderClientCopy bool `json:"older_client_copy,omitempty"`
 	// LatestFiles are the file names of the latest package on the Runtime, to
 	// tell what a sync adds and removes.
 	LatestFiles []string `json:"-"`
@@ -189,6 +193,13 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 	}
 	res := &SyncResult{Plan: planFor(k.kind, sel, latest)}
 	what := fmt.Sprintf("%s, %s", Count(len(sel.Files), "file"), humanBytes(sel.Size()))
+	if res.Plan.WouldUpload && latest != nil {
+		res.Plan.OlderClientCopy = olderClientCopy(sel, latest)
+	}
+	why := ""
+	if res.Plan.OlderClientCopy {
+		why = fmt.Sprintf("; the content is the same as version %d, but the Runtime's copy was made by an older client", latest.Version)
+	}
 	if !res.Plan.WouldUpload {
 		res.Package, res.Profiles = latest, profiles
 		if !e.QuietOutcome {
@@ -200,7 +211,7 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 		res.Changed = true
 		res.Package, res.Profiles = latest, profiles
 		if !e.QuietOutcome {
-			e.progress("%s would be uploaded as version %d (%s); dry run: nothing uploaded", title(k.kind), nextVersion(latest), what)
+			e.progress("%s would be uploaded as version %d (%s%s); dry run: nothing uploaded", title(k.kind), nextVersion(latest), what, why)
 		}
 		return res, nil
 	}
@@ -208,7 +219,7 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", k.kind, err)
 	}
-	e.progress("Uploading %s: %s, %s compressed", k.kind, Count(len(sel.Files), "file"), humanBytes(int64(len(body))))
+	e.progress("Uploading %s: %s, %s compressed%s", k.kind, Count(len(sel.Files), "file"), humanBytes(int64(len(body))), why)
 	pkg, profiles, err := k.upload(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", k.kind, tooLarge(err, sel))
@@ -219,6 +230,21 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 		e.progress("%s uploaded: version %d", title(k.kind), pkg.Version)
 	}
 	return res, nil
+}
+
+// olderClientCopy tells whether latest holds sel's content as dlt's runtime
+// CLI of late 2025 uploaded it. Only when the file names agree are the files
+// read again to compute that client's hash.
+func olderClientCopy(sel *workspace.Selection, latest *api.PackageInfo) bool {
+	names := make([]string, len(sel.Files))
+	for i, it := range sel.Files {
+		names[i] = it.RelativePath
+	}
+	if strings.Join(names, ", ") != latest.FileNames {
+		return false
+	}
+	h, err := sel.LegacyHash()
+	return err == nil && h == latest.ContentHash
 }
 
 // holds reports whether the selection holds the file named name.

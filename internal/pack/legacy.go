@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -172,4 +173,46 @@ func Check(open func() (io.Reader, error), lim Limits) (*Verified, error) {
 		return nil, fmt.Errorf("read package again: %w", err)
 	}
 	return v, nil
+}
+
+// LegacyHashOf computes the content hash that dlt's runtime CLI of late 2025
+// reports for a package of items (sorted, as a Selection holds them): the
+// LegacyHash of the tarball it would build, without building it. open gives
+// a regular file's bytes; linkedSize gives the size of the file a symlink
+// item points to, which that client's manifest lists as the link's size. A
+// client of the current form uses it to tell a Runtime's copy made by the
+// older client from changed content.
+func LegacyHashOf(items []Item, open Opener, linkedSize func(relativePath string) (int64, error)) (string, error) {
+	if !isSorted(items) {
+		items = slices.Clone(items)
+		Sort(items)
+	}
+	legacy := make([]Item, len(items))
+	h := sha3.New256()
+	buf := make([]byte, 64<<10)
+	for i, it := range items {
+		legacy[i] = Item{RelativePath: it.RelativePath, SizeInBytes: it.SizeInBytes}
+		io.WriteString(h, FilesPrefix+it.RelativePath)
+		if it.Linkname != "" {
+			n, err := linkedSize(it.RelativePath)
+			if err != nil {
+				return "", fmt.Errorf("size of the file %q points to: %w", it.RelativePath, err)
+			}
+			legacy[i].SizeInBytes = n
+			continue
+		}
+		rc, err := open(it.RelativePath)
+		if err != nil {
+			return "", fmt.Errorf("open %q: %w", it.RelativePath, err)
+		}
+		_, err = io.CopyBuffer(h, rc, buf)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("read %q: %w", it.RelativePath, err)
+		}
+	}
+	Sort(legacy)
+	io.WriteString(h, ManifestName)
+	h.Write(MarshalManifest(Manifest{EngineVersion: EngineVersion, Files: legacy}))
+	return sum64(h), nil
 }

@@ -199,34 +199,3 @@ func TestLegacyHashDependsOnBytes(t *testing.T) {
 		t.Errorf("unordered members: %v", err)
 	}
 }
-
-// TestVectorCopiesCurrent fails when the shared vectors changed and the
-// copies in testdata/ were not updated (skipped where the shared folder is
-// not).
-func TestVectorCopiesCurrent(t *testing.T) {
-	for _, dir := range []string{"packaging", "packaging-legacy"} {
-		shared := filepath.Join("../../../shared/vectors", dir)
-		entries, err := os.ReadDir(shared)
-		if err != nil {
-			t.Skipf("no shared vectors here: %v", err)
-		}
-		local := filepath.Join("../../testdata", dir)
-		copies, err := os.ReadDir(local)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(copies) != len(entries) {
-			t.Errorf("testdata/%s has %d files, shared has %d: copy them again", dir, len(copies), len(entries))
-		}
-		for _, e := range entries {
-			want, err := os.ReadFile(filepath.Join(shared, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(filepath.Join(local, e.Name()))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("testdata/%s/%s differs from the shared vectors (%v): copy it again", dir, e.Name(), err)
-			}
-		}
-	}
-}
