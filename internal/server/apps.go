@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/executor"
-	"github.com/dlthub/runtime-action/internal/store"
 )
 
 // portTries is how many free ports are asked of the kernel before giving up
@@ -198,52 +197,6 @@ func (a *liveApp) watchIdle(now func() time.Time, idle time.Duration) {
 			return
 		}
 		t.Reset(left)
-	}
-}
-
-// stopWith cancels an active run's context with cause; false when the run
-// holds no process here.
-func (sc *scheduler) stopWith(runID string, cause error) bool {
-	sc.mu.Lock()
-	c, ok := sc.active[runID]
-	sc.mu.Unlock()
-	if ok {
-		c(cause)
-	}
-	return ok
-}
-
-// openApp gives an interactive job its port and registers its app; it
-// returns nil for a batch job. The caller closes the app when the run ends.
-func (sc *scheduler) openApp(r store.Run, job *executor.Job) (*liveApp, error) {
-	if !job.Interactive {
-		return nil, nil
-	}
-	scr, err := sc.st.ScriptByID(sc.storeCtx, r.WorkspaceID, r.ScriptID)
-	if err != nil {
-		return nil, fmt.Errorf("find script of the run: %w", err)
-	}
-	a, err := sc.srv.apps.open(r.ID, r.WorkspaceID, scr.Name, func(cause error) { sc.stopWith(r.ID, cause) })
-	if err != nil {
-		return nil, err
-	}
-	job.Port = a.port
-	job.ReadyTimeout = sc.srv.cfg.AppReadyTimeout
-	return a, nil
-}
-
-// appStatus is the app's part of a run's status change: it serves once
-// running.
-func (sc *scheduler) appStatus(a *liveApp, running bool) {
-	if a != nil && running {
-		a.markReady(sc.srv.cfg.Now, sc.srv.cfg.AppIdleTimeout)
-	}
-}
-
-// closeApp unregisters the app of an ended run (nil: none).
-func (sc *scheduler) closeApp(a *liveApp) {
-	if a != nil {
-		sc.srv.apps.close(a)
 	}
 }
 

@@ -73,7 +73,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogPollInterval is how often a log stream looks for new log text
 	// and a new status on its own. It is only a safety net: the executor
-	// and the scheduler wake the streams of a run as soon as its log grows
+	// and the dispatcher wake the streams of a run as soon as its log grows
 	// or its status changes.
 	LogPollInterval time.Duration
 	// GitHubClient asks GitHub's API (default: a client with a 15s timeout).

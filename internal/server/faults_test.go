@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/dispatch"
 )
 
 // faultScript prints its start once, then a numbered line every 100 ms, 20
@@ -109,7 +110,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 			}
 		}
 		starts := strings.Count(log, "START "+id+"\n")
-		restarts := strings.Count(log, restartLine+"\n")
+		restarts := strings.Count(log, dispatch.RestartLine+"\n")
 		next := 0
 		for _, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
 			if m := line.FindStringSubmatch(l); m != nil {
@@ -131,7 +132,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 		case run.Status != api.StatusCompleted && run.Status != api.StatusFailed:
 			t.Errorf("run %s ended %s", id, run.Status)
 		}
-		if run.Status == api.StatusFailed && !strings.HasSuffix(log, restartLine+"\n") {
+		if run.Status == api.StatusFailed && !strings.HasSuffix(log, dispatch.RestartLine+"\n") {
 			t.Errorf("run %s: the restart line is not last:\n%s", id, log)
 		}
 		switch {
@@ -160,7 +161,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 func scriptRunning(ids []string, logOf func(string) string) bool {
 	for _, id := range ids {
 		log := logOf(id)
-		if strings.Contains(log, "START "+id+"\n") && !strings.Contains(log, "LINE 19\n") && !strings.Contains(log, restartLine) {
+		if strings.Contains(log, "START "+id+"\n") && !strings.Contains(log, "LINE 19\n") && !strings.Contains(log, dispatch.RestartLine) {
 			return true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/dispatch"
 	"github.com/dlthub/runtime-action/internal/store/sqlite"
 )
 
@@ -150,7 +151,7 @@ func TestRestartRecovery(t *testing.T) {
 	if got.Status != api.StatusFailed || got.TimeEnded == nil || got.Duration == nil {
 		t.Errorf("orphan run: %+v", got.Run)
 	}
-	if log := e.waitLog(t, orphan.ID, 10*time.Second, restartLine); log != "up\npartial line\n"+restartLine+"\n" {
+	if log := e.waitLog(t, orphan.ID, 10*time.Second, dispatch.RestartLine); log != "up\npartial line\n"+dispatch.RestartLine+"\n" {
 		t.Errorf("orphan's log: %q", log)
 	}
 	select {

@@ -64,7 +64,7 @@ func TestRunEvents(t *testing.T) {
 
 // TestLogStreamWithoutPolling: with the poll as good as off, a stream still
 // gets every line as it is printed and the end of the run, because the
-// executor and the scheduler wake it.
+// executor and the dispatcher wake it.
 func TestLogStreamWithoutPolling(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.LogPollInterval = time.Hour })

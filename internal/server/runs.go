@@ -65,7 +65,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return internal("create run", err)
 	}
-	s.sched.wake()
+	s.sched.Wake()
 	writeJSON(w, http.StatusCreated, apiRun(run))
 	return nil
 }
@@ -201,7 +201,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.events.statusChanged(run.ID)
 	if run.Status == api.StatusCancelling {
-		s.sched.cancel(run.ID)
+		s.sched.Cancel(run.ID)
 	}
 	return s.writeDetailedRun(w, r, http.StatusCreated, run)
 }

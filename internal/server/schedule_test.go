@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/executor"
 )
@@ -28,7 +26,7 @@ func (c *schedClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *schedClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // schedEnv is a server on a data dir that outlives it, with a test clock
-// and a ticker that never wakes by itself: tests call checkSchedules.
+// and a ticker that never wakes by itself: tests call its Check.
 type schedEnv struct {
 	*testEnv
 	clk *schedClock
@@ -49,7 +47,7 @@ func newSchedEnv(t *testing.T, clk *schedClock, dir string, mod ...func(*Config)
 // check runs one schedule check, as a tick of the ticker does.
 func (e *schedEnv) check(t *testing.T) {
 	t.Helper()
-	if err := e.srv.checkSchedules(context.Background()); err != nil {
+	if err := e.srv.cron.Check(context.Background()); err != nil {
 		t.Fatalf("check schedules: %v", err)
 	}
 }
@@ -306,30 +304,4 @@ func TestScheduleTicker(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatal("the ticker never fired the 11:00 tick")
-}
-
-func TestLatestTick(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		expr     string
-		due, now time.Time
-		want     time.Time
-	}{
-		{"* * * * *", at("10:03:00"), at("10:03:00"), at("10:03:00")},
-		{"* * * * *", at("10:03:00"), at("11:00:30"), at("11:00:00")},
-		{"*/5 * * * *", at("10:05:00"), at("10:09:59"), at("10:05:00")},
-		{"0 3 * * *", at("03:00:00"), at("03:00:00").AddDate(2, 0, 0).Add(time.Hour), at("03:00:00").AddDate(2, 0, 0)},
-		{"* * 1 * *", at("00:00:00"), at("00:00:00").AddDate(0, 1, 10), time.Date(2026, 4, 1, 23, 59, 0, 0, time.UTC)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.expr+" "+tt.now.String(), func(t *testing.T) {
-			sched, err := cron.ParseStandard(tt.expr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := latestTick(sched, tt.due, tt.now); !got.Equal(tt.want) {
-				t.Errorf("latestTick = %v, want %v", got, tt.want)
-			}
-		})
-	}
 }

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/robfig/cron/v3"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/dispatch"
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
@@ -64,9 +64,9 @@ func (s *Server) upsertScript(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Schedule != nil {
-		sched, err := parseSchedule(*in.Schedule)
+		sched, err := dispatch.ParseSchedule(*in.Schedule)
 		if err != nil {
-			return err
+			return badRequest("%s", err)
 		}
 		if in.Active {
 			next := sched.Next(s.cfg.Now().UTC()).UTC() // the schedule is in UTC, whatever the local zone
@@ -79,24 +79,6 @@ func (s *Server) upsertScript(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, apiScript(s.baseURL(), sc))
 	return nil
-}
-
-// parseSchedule accepts a 5-field cron expression only: no seconds, no
-// @descriptors and no time zone prefix, so it means the same to every
-// client that reads it back.
-func parseSchedule(expr string) (cron.Schedule, error) {
-	fields := strings.Fields(expr)
-	if len(fields) != 5 {
-		return nil, badRequest("invalid schedule %q: expected 5 fields (minute hour day-of-month month day-of-week), got %d", expr, len(fields))
-	}
-	if strings.HasPrefix(fields[0], "TZ=") || strings.HasPrefix(fields[0], "CRON_TZ=") || strings.HasPrefix(fields[0], "@") {
-		return nil, badRequest("invalid schedule %q: expected 5 fields (minute hour day-of-month month day-of-week)", expr)
-	}
-	sched, err := cron.ParseStandard(expr)
-	if err != nil {
-		return nil, badRequest("invalid schedule %q: %v", expr, err)
-	}
-	return sched, nil
 }
 
 func (s *Server) listScripts(w http.ResponseWriter, r *http.Request) error {

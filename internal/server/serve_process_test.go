@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/dispatch"
 )
 
 // binDir is the folder binary builds into, nil until a test asked for it.
@@ -135,8 +136,8 @@ func TestKilledServerRestart(t *testing.T) {
 	if got.Status != api.StatusFailed || got.TimeEnded == nil {
 		t.Errorf("run after the restart: %s", got.Status)
 	}
-	log := e.waitLog(t, run.ID, 10*time.Second, restartLine)
-	if !strings.HasSuffix(log, restartLine+"\n") {
+	log := e.waitLog(t, run.ID, 10*time.Second, dispatch.RestartLine)
+	if !strings.HasSuffix(log, dispatch.RestartLine+"\n") {
 		t.Errorf("the restart line is not last: %q", log)
 	}
 	if pids := procsOfRun(t, run.ID); len(pids) > 0 {

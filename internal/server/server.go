@@ -1,6 +1,6 @@
 // Package server is the self-hosted Runtime: the API service (Runtime API v1,
 // docs/runtime-v1.openapi.yaml) and the auth service on one handler,
-// backed by a store.Store and running scripts with the local executor.
+// backed by a store.Store; the runs it queues are started by internal/dispatch.
 //
 // A data dir belongs to one server at a time (Open locks it); the admin
 // functions (Admin) work on a data dir beside a running server.
@@ -21,34 +21,27 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/dispatch"
 	"github.com/dlthub/runtime-action/internal/executor"
 	"github.com/dlthub/runtime-action/internal/seal"
-	"github.com/dlthub/runtime-action/internal/store"
 )
-
-// restartLine is appended to the log of a run a previous server left active.
-const restartLine = "the server restarted while this run was active"
-
-// errServerStopped is the cause runs are stopped with when the server closes.
-var errServerStopped = errors.New("the server stopped")
 
 // Server is a running Runtime on one data dir.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	lock    *dirLock
-	dir     *dataDir
-	sched   *scheduler
+	cfg  Config
+	log  *slog.Logger
+	lock *dirLock
+	dir  *dataDir
+	// sched starts pending runs; cron fires schedules (internal/dispatch).
+	sched   *dispatch.Dispatcher
 	handler http.Handler
 	// oidc verifies GitHub Actions ID tokens for the OIDC exchange.
 	oidc *oidcVerifier
 	// events wakes log streams when a run's log or status changes.
 	events *runEvents
-	// keys encrypt configuration packages (encryption.go); cron fires
-	// schedules (schedule.go).
+	// keys encrypt configuration packages (encryption.go).
 	keys *seal.Keyring
-	cron *cronTicker
+	cron *dispatch.Cron
 	// apps are the apps of active interactive runs, for the proxy.
 	apps *appTable
 
@@ -61,7 +54,7 @@ type Server struct {
 
 // Open locks the data dir, opens its store (migrating it), bootstraps it on
 // first start, fails the runs a previous server left active and starts the
-// scheduler, which dispatches the pending runs.
+// dispatcher, which starts the pending runs, and the cron of schedules.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	oidc, err := newOIDCVerifier(cfg.OIDC, cfg.Now, cfg.Logger)
@@ -100,83 +93,40 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			_ = os.RemoveAll(dir.join(tmpDir, e.Name()))
 		}
 	}
-	if err := s.recover(ctx); err != nil {
+	s.sched = dispatch.New(dispatch.Config{
+		Store: dir.store, Host: dispatchHost{s}, Log: cfg.Logger,
+		MaxConcurrentRuns: cfg.MaxConcurrentRuns, AppReadyTimeout: cfg.AppReadyTimeout,
+		Exec: &executor.Executor{
+			Python:   cfg.Python,
+			RunsDir:  dir.join(runsDir),
+			Grace:    cfg.CancelGrace,
+			Timeout:  cfg.RunTimeout,
+			LogLimit: cfg.LogLimit,
+			BaseEnv:  cfg.RunEnv,
+			KeepDirs: cfg.KeepRunDirs,
+
+			VenvsDir:   cmp.Or(cfg.VenvsDir, dir.join("venvs")),
+			UV:         cfg.UV,
+			PipArgs:    cfg.PipArgs,
+			InstallEnv: cfg.InstallEnv,
+
+			AppPollInterval: cfg.AppPollInterval,
+		}})
+	if err := s.sched.Recover(ctx); err != nil {
 		dir.store.Close()
 		lock.unlock()
 		return nil, err
 	}
-	s.sched = newScheduler(s, &executor.Executor{
-		Python:   cfg.Python,
-		RunsDir:  dir.join(runsDir),
-		Grace:    cfg.CancelGrace,
-		Timeout:  cfg.RunTimeout,
-		LogLimit: cfg.LogLimit,
-		BaseEnv:  cfg.RunEnv,
-		KeepDirs: cfg.KeepRunDirs,
-
-		VenvsDir:   cmp.Or(cfg.VenvsDir, dir.join("venvs")),
-		UV:         cfg.UV,
-		PipArgs:    cfg.PipArgs,
-		InstallEnv: cfg.InstallEnv,
-
-		AppPollInterval: cfg.AppPollInterval,
-	})
 	s.handler = s.routes()
-	s.sched.start()
-	s.cron = newCronTicker(s)
-	s.cron.start()
+	s.sched.Start()
+	s.cron = dispatch.NewCron(dispatch.CronConfig{
+		Store: dir.store, Log: cfg.Logger, Now: cfg.Now, Interval: cfg.ScheduleInterval, Started: s.sched.Wake,
+	})
+	s.cron.Start()
 	return s, nil
 }
 
-// recover fails every run a previous server left active: its processes are
-// killed (checked by the run id in their environment, so a reused process
-// group id is left alone) and its log says why it ended.
-func (s *Server) recover(ctx context.Context) error {
-	runs, err := s.dir.store.ActiveRuns(ctx)
-	if err != nil {
-		return fmt.Errorf("recover runs: %w", err)
-	}
-	for _, r := range runs {
-		if r.PGID > 0 {
-			if err := executor.KillGroup(r.PGID, r.ID); err != nil {
-				s.log.Warn("kill processes of an interrupted run", "run", r.ID, "error", err)
-			}
-		}
-		if !s.cfg.KeepRunDirs {
-			// Its folder holds the configuration's secrets: it goes with the run.
-			if err := os.RemoveAll(s.dir.join(runsDir, filepath.Base(r.ID))); err != nil {
-				s.log.Warn("remove the folder of an interrupted run", "run", r.ID, "error", err)
-			}
-		}
-		if err := appendLogLine(s.logPath(r.ID), restartLine); err != nil {
-			s.log.Warn("write log of an interrupted run", "run", r.ID, "error", err)
-		}
-		if _, err := s.dir.store.FinishRun(ctx, r.ID, api.StatusFailed); err != nil && !errors.Is(err, store.ErrTerminal) {
-			return fmt.Errorf("recover run %q: %w", r.ID, err)
-		}
-		s.log.Info("run failed: the server restarted while it was active", "run", r.ID)
-	}
-	return nil
-}
-
 func (s *Server) logPath(runID string) string { return s.dir.join(logsDir, runID+".log") }
-
-// appendLogLine appends line to a log, on a line of its own.
-func appendLogLine(path, line string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	prefix := ""
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
-			prefix = "\n"
-		}
-	}
-	_, err = f.WriteString(prefix + line + "\n")
-	return errors.Join(err, f.Sync(), f.Close())
-}
 
 // shutdownKey holds, in a request's context, a channel closed when the
 // server serving it shuts down.
@@ -221,13 +171,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops the scheduler (active runs are stopped and end failed with
+// Close stops the dispatcher (active runs are stopped and end failed with
 // "the server stopped"; pending runs stay pending for the next start),
 // closes the store and unlocks the data dir.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.cron.close()
-		s.sched.close()
+		s.cron.Close()
+		s.sched.Close()
 		s.closeErr = errors.Join(s.dir.store.Close(), s.lock.unlock())
 	})
 	return s.closeErr

@@ -40,7 +40,7 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 
 	shutdown, _ := ctx.Value(shutdownKey{}).(<-chan struct{}) // nil: never
-	// The executor and the scheduler wake the stream on every append to
+	// The executor and the dispatcher wake the stream on every append to
 	// the log and every status change; the poll only catches changes made
 	// where nobody notifies (another process writing the data dir, say).
 	sub := s.events.subscribe(run.ID)

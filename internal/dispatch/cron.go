@@ -1,7 +1,8 @@
-package server
+package dispatch
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -10,46 +11,59 @@ import (
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
-// cronTicker starts the runs of scripts' schedules. Every ScheduleInterval
+// Cron starts the runs of scripts' schedules. Every Interval
 // (and once at start) it asks the store for the scripts whose
 // next_scheduled_run has come by the server's clock, and fires each one
 // tick: ticks missed while the server was down make one run, not one each.
 // The store fires a tick at most once (FireSchedule remembers the last
 // tick fired in the transaction that records its run), so neither two
 // checks at once nor a restart start a tick twice.
-type cronTicker struct {
-	srv      *Server
-	interval time.Duration
-	kick     chan struct{}
-	stop     context.CancelFunc
-	done     chan struct{}
+type Cron struct {
+	c    CronConfig
+	kick chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
 }
 
-func newCronTicker(s *Server) *cronTicker {
-	return &cronTicker{srv: s, interval: s.cfg.ScheduleInterval, kick: make(chan struct{}, 1), done: make(chan struct{})}
+// NewCron makes a Cron; Start starts it.
+func NewCron(c CronConfig) *Cron {
+	return &Cron{c: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-func (ct *cronTicker) start() {
+// CronConfig configures a Cron.
+type CronConfig struct {
+	Store store.Store
+	Log   *slog.Logger
+	// Now is the server's clock.
+	Now func() time.Time
+	// Interval is how often the schedules are checked.
+	Interval time.Duration
+	// Started is called after a check started a run (the dispatcher's Wake).
+	Started func()
+}
+
+// Start starts checking, at once and then every Interval.
+func (ct *Cron) Start() {
 	ctx, stop := context.WithCancel(context.Background())
 	ct.stop = stop
 	go ct.loop(ctx)
 }
 
-// wake makes the ticker check at once; it never blocks.
-func (ct *cronTicker) wake() {
+// Wake makes the ticker check at once; it never blocks.
+func (ct *Cron) Wake() {
 	select {
 	case ct.kick <- struct{}{}:
 	default:
 	}
 }
 
-func (ct *cronTicker) loop(ctx context.Context) {
+func (ct *Cron) loop(ctx context.Context) {
 	defer close(ct.done)
-	t := time.NewTicker(ct.interval)
+	t := time.NewTicker(ct.c.Interval)
 	defer t.Stop()
 	for {
-		if err := ct.srv.checkSchedules(ctx); err != nil && ctx.Err() == nil {
-			ct.srv.log.Error("check schedules", "error", err)
+		if err := ct.Check(ctx); err != nil && ctx.Err() == nil {
+			ct.c.Log.Error("check schedules", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -60,17 +74,18 @@ func (ct *cronTicker) loop(ctx context.Context) {
 	}
 }
 
-func (ct *cronTicker) close() {
+// Close stops the ticker and waits for a check in progress.
+func (ct *Cron) Close() {
 	if ct.stop != nil {
 		ct.stop()
 		<-ct.done
 	}
 }
 
-// checkSchedules fires the due ticks of every scheduled script once.
-func (s *Server) checkSchedules(ctx context.Context) error {
-	now := s.cfg.Now().UTC()
-	due, err := s.dir.store.DueScripts(ctx, now)
+// Check fires the due ticks of every scheduled script once.
+func (ct *Cron) Check(ctx context.Context) error {
+	now := ct.c.Now().UTC()
+	due, err := ct.c.Store.DueScripts(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -79,10 +94,10 @@ func (s *Server) checkSchedules(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		sched, err := parseSchedule(*sc.Schedule)
+		sched, err := ParseSchedule(*sc.Schedule)
 		if err != nil {
 			// Only a database edited by hand gets here: the API checks.
-			s.log.Error("invalid schedule: the script is not run on schedule", "script", sc.ID, "schedule", *sc.Schedule, "error", err)
+			ct.c.Log.Error("invalid schedule: the script is not run on schedule", "script", sc.ID, "schedule", *sc.Schedule, "error", err)
 			continue
 		}
 		t := store.ScheduleTick{
@@ -92,24 +107,24 @@ func (s *Server) checkSchedules(ctx context.Context) error {
 		if sc.NextScheduledRun != nil {
 			t.Tick = latestTick(sched, sc.NextScheduledRun.UTC(), now)
 		}
-		run, outcome, err := s.dir.store.FireSchedule(ctx, t)
+		run, outcome, err := ct.c.Store.FireSchedule(ctx, t)
 		if err != nil {
 			return err
 		}
 		switch outcome {
 		case store.ScheduleFired:
 			started = true
-			s.log.Info("scheduled run", "run", run.ID, "script", sc.Name, "workspace", sc.WorkspaceID, "tick", t.Tick, "next", t.Next)
+			ct.c.Log.Info("scheduled run", "run", run.ID, "script", sc.Name, "workspace", sc.WorkspaceID, "tick", t.Tick, "next", t.Next)
 		case store.ScheduleSkipped:
-			s.log.Info("scheduled run skipped: the script's previous run is still active", "run", run.ID, "script", sc.Name,
+			ct.c.Log.Info("scheduled run skipped: the script's previous run is still active", "run", run.ID, "script", sc.Name,
 				"workspace", sc.WorkspaceID, "tick", t.Tick, "next", t.Next)
 		case store.ScheduleNoPackages:
-			s.log.Warn("scheduled run not started: the workspace has no deployment or configuration yet", "script", sc.Name,
+			ct.c.Log.Warn("scheduled run not started: the workspace has no deployment or configuration yet", "script", sc.Name,
 				"workspace", sc.WorkspaceID, "tick", t.Tick, "next", t.Next)
 		}
 	}
-	if started && s.sched != nil {
-		s.sched.wake()
+	if started && ct.c.Started != nil {
+		ct.c.Started()
 	}
 	return nil
 }

@@ -1,9 +1,15 @@
-package server
+// Package dispatch runs what the self-hosted Runtime has queued: the
+// Dispatcher starts pending runs with the executor and records how they
+// end, and Cron turns scripts' schedules into pending runs. The HTTP side
+// (internal/server) creates and cancels runs and wakes them; it provides
+// the files and notifications a run needs through Host.
+package dispatch
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -16,16 +22,22 @@ import (
 // failed it; otherwise it only wakes when a run is created or finishes.
 const retryInterval = time.Second
 
-// scheduler starts pending runs in creation order while fewer than max are
-// active, one goroutine per run.
-type scheduler struct {
-	srv  *Server
+// errStopped is the cause runs are stopped with when the dispatcher closes.
+var errStopped = errors.New("the server stopped")
+
+// Dispatcher starts pending runs in creation order while fewer than
+// MaxConcurrentRuns are active, one goroutine per run.
+type Dispatcher struct {
 	st   store.Store
 	exec *executor.Executor
+	host Host
+	log  *slog.Logger
 	max  int
+	// appReady is the AppReadyTimeout of interactive jobs.
+	appReady time.Duration
 
 	wakeC chan struct{}
-	ctx   context.Context // cancelled with errServerStopped on close
+	ctx   context.Context // cancelled with errStopped on close
 	stop  context.CancelCauseFunc
 	// storeCtx outlives ctx so that the results of stopped runs are written.
 	storeCtx context.Context
@@ -36,29 +48,31 @@ type scheduler struct {
 	active map[string]context.CancelCauseFunc
 }
 
-func newScheduler(srv *Server, ex *executor.Executor) *scheduler {
+// New makes a dispatcher; Start starts it.
+func New(c Config) *Dispatcher {
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &scheduler{
-		srv: srv, st: srv.dir.store, exec: ex, max: srv.cfg.MaxConcurrentRuns,
+	return &Dispatcher{
+		st: c.Store, exec: c.Exec, host: c.Host, log: c.Log, max: c.MaxConcurrentRuns, appReady: c.AppReadyTimeout,
 		wakeC: make(chan struct{}, 1), ctx: ctx, stop: stop, storeCtx: context.Background(),
 		loopDone: make(chan struct{}), active: map[string]context.CancelCauseFunc{},
 	}
 }
 
-func (sc *scheduler) start() {
+// Start starts dispatching, beginning with the runs already pending.
+func (sc *Dispatcher) Start() {
 	go sc.loop()
-	sc.wake()
+	sc.Wake()
 }
 
-// wake makes the dispatcher look for pending runs; it never blocks.
-func (sc *scheduler) wake() {
+// Wake makes the dispatcher look for pending runs; it never blocks.
+func (sc *Dispatcher) Wake() {
 	select {
 	case sc.wakeC <- struct{}{}:
 	default:
 	}
 }
 
-func (sc *scheduler) loop() {
+func (sc *Dispatcher) loop() {
 	defer close(sc.loopDone)
 	var retry <-chan time.Time
 	for {
@@ -73,20 +87,20 @@ func (sc *scheduler) loop() {
 			if sc.ctx.Err() != nil {
 				return
 			}
-			sc.srv.log.Error("dispatch pending runs", "error", err)
+			sc.log.Error("dispatch pending runs", "error", err)
 			retry = time.After(retryInterval)
 		}
 	}
 }
 
-func (sc *scheduler) free() int {
+func (sc *Dispatcher) free() int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.max - len(sc.active)
 }
 
 // dispatch starts pending runs until the limit is reached or none is left.
-func (sc *scheduler) dispatch() error {
+func (sc *Dispatcher) dispatch() error {
 	for {
 		free := sc.free()
 		if free <= 0 || sc.ctx.Err() != nil {
@@ -115,91 +129,101 @@ func (sc *scheduler) dispatch() error {
 				}
 				continue // cancelled meanwhile
 			}
-			sc.srv.events.statusChanged(r.ID)
+			sc.host.StatusChanged(r.ID)
 			sc.wg.Add(1)
 			go sc.execute(ctx, r)
 		}
 	}
 }
 
-func (sc *scheduler) forget(runID string) {
+func (sc *Dispatcher) forget(runID string) {
 	sc.mu.Lock()
 	delete(sc.active, runID)
 	sc.mu.Unlock()
 }
 
-// cancel stops an active run's process; false when the run holds none here.
-func (sc *scheduler) cancel(runID string) bool {
+// Cancel stops an active run's process; false when the run holds none here.
+func (sc *Dispatcher) Cancel(runID string) bool {
+	return sc.stopWith(runID, executor.ErrCancelled)
+}
+
+// stopWith cancels an active run's context with cause; false when the run
+// holds no process here.
+func (sc *Dispatcher) stopWith(runID string, cause error) bool {
 	sc.mu.Lock()
 	c, ok := sc.active[runID]
 	sc.mu.Unlock()
 	if ok {
-		c(executor.ErrCancelled)
+		c(cause)
 	}
 	return ok
 }
 
-func (sc *scheduler) execute(ctx context.Context, r store.Run) {
+func (sc *Dispatcher) execute(ctx context.Context, r store.Run) {
 	defer sc.wg.Done()
 	defer func() {
 		sc.forget(r.ID)
-		sc.wake()
+		sc.Wake()
 	}()
 	status := api.StatusFailed
 	// The decrypted configuration goes as soon as the run folder holds it,
-	// and whatever happens (encryption.go).
-	defer sc.srv.removeRunConfiguration(r.ID)
+	// and whatever happens.
+	defer sc.host.RemoveRunConfiguration(r.ID)
 	job, err := sc.job(r)
-	var app *liveApp
+	var app App
 	if err == nil {
-		app, err = sc.openApp(r, &job) // interactive runs: a port and a proxy entry (apps.go)
+		app, err = sc.openApp(r, &job) // interactive runs: a port and a proxy entry
 	}
 	if err != nil {
-		sc.srv.log.Error("prepare run", "run", r.ID, "error", err)
-		if lerr := appendLogLine(sc.srv.logPath(r.ID), err.Error()); lerr != nil {
-			sc.srv.log.Error("write run log", "run", r.ID, "error", lerr)
+		sc.log.Error("prepare run", "run", r.ID, "error", err)
+		if lerr := appendLogLine(sc.host.LogPath(r.ID), err.Error()); lerr != nil {
+			sc.log.Error("write run log", "run", r.ID, "error", lerr)
 		}
-		sc.srv.events.logAppended(r.ID)
+		sc.host.LogAppended(r.ID)
 	} else {
 		res := sc.exec.Run(ctx, job, executor.Hooks{
 			OnStatus: func(st api.RunStatus) {
 				if st == api.StatusStarting {
 					return // ClaimRun did it
 				}
-				sc.appStatus(app, st == api.StatusRunning)
-				if err := sc.st.AdvanceRun(sc.storeCtx, r.ID, st); err != nil {
-					sc.srv.log.Error("record run status", "run", r.ID, "status", st, "error", err)
+				if app != nil && st == api.StatusRunning {
+					app.Ready()
 				}
-				sc.srv.events.statusChanged(r.ID)
+				if err := sc.st.AdvanceRun(sc.storeCtx, r.ID, st); err != nil {
+					sc.log.Error("record run status", "run", r.ID, "status", st, "error", err)
+				}
+				sc.host.StatusChanged(r.ID)
 			},
-			OnLog: func() { sc.srv.events.logAppended(r.ID) },
+			OnLog: func() { sc.host.LogAppended(r.ID) },
 			OnInstallStarted: func(pgid int) {
-				sc.srv.removeRunConfiguration(r.ID)
+				sc.host.RemoveRunConfiguration(r.ID)
 				if err := sc.st.SetRunPGID(sc.storeCtx, r.ID, pgid); err != nil {
-					sc.srv.log.Error("record run process group", "run", r.ID, "error", err)
+					sc.log.Error("record run process group", "run", r.ID, "error", err)
 				}
 			},
 			OnStarted: func(pgid int) {
-				sc.srv.removeRunConfiguration(r.ID)
+				sc.host.RemoveRunConfiguration(r.ID)
 				if err := sc.st.SetRunPGID(sc.storeCtx, r.ID, pgid); err != nil {
-					sc.srv.log.Error("record run process group", "run", r.ID, "error", err)
+					sc.log.Error("record run process group", "run", r.ID, "error", err)
 				}
 			},
 		})
-		sc.closeApp(app)
+		if app != nil {
+			app.Close()
+		}
 		status = res.Status
-		sc.srv.log.Info("run ended", "run", r.ID, "status", res.Status, "reason", res.Reason)
+		sc.log.Info("run ended", "run", r.ID, "status", res.Status, "reason", res.Reason)
 	}
 	if _, err := sc.st.FinishRun(sc.storeCtx, r.ID, status); err != nil && !errors.Is(err, store.ErrTerminal) {
-		sc.srv.log.Error("record run result", "run", r.ID, "error", err)
+		sc.log.Error("record run result", "run", r.ID, "error", err)
 	}
-	sc.srv.events.statusChanged(r.ID)
+	sc.host.StatusChanged(r.ID)
 }
 
 // job gathers what the executor needs for r: the packages of the run (not
 // the latest ones: they may have changed since it was created) and the entry
 // point of its script version.
-func (sc *scheduler) job(r store.Run) (executor.Job, error) {
+func (sc *Dispatcher) job(r store.Run) (executor.Job, error) {
 	ctx := sc.storeCtx
 	dep, err := sc.st.PackageByID(ctx, store.KindDeployment, r.WorkspaceID, r.DeploymentID)
 	if err != nil {
@@ -213,7 +237,7 @@ func (sc *scheduler) job(r store.Run) (executor.Job, error) {
 	if err != nil {
 		return executor.Job{}, fmt.Errorf("find script version %q of the run: %w", r.ScriptVersionID, err)
 	}
-	confPath, secrets, err := sc.srv.openRunConfiguration(r.ID, conf.Blob)
+	confPath, secrets, err := sc.host.OpenRunConfiguration(r.ID, conf.Blob)
 	if err != nil {
 		return executor.Job{}, fmt.Errorf("configuration %q of the run: %w", r.ConfigurationID, err)
 	}
@@ -222,19 +246,38 @@ func (sc *scheduler) job(r store.Run) (executor.Job, error) {
 		WorkspaceID:   r.WorkspaceID,
 		Profile:       r.Profile,
 		EntryPoint:    ver.EntryPoint,
-		Deployment:    sc.srv.packagePath(dep.Blob),
+		Deployment:    sc.host.PackagePath(dep.Blob),
 		Configuration: confPath,
 		Redact:        secrets,
-		LogPath:       sc.srv.logPath(r.ID),
+		LogPath:       sc.host.LogPath(r.ID),
 		Interactive:   ver.ScriptType == api.ScriptInteractive,
 
 		DeploymentHash: dep.ContentHash,
 	}, nil
 }
 
-// close stops the dispatcher and every active run, and waits for them.
-func (sc *scheduler) close() {
-	sc.stop(errServerStopped)
+// openApp gives an interactive job its port and registers its app; it
+// returns nil for a batch job. The caller closes the app when the run ends.
+func (sc *Dispatcher) openApp(r store.Run, job *executor.Job) (App, error) {
+	if !job.Interactive {
+		return nil, nil
+	}
+	scr, err := sc.st.ScriptByID(sc.storeCtx, r.WorkspaceID, r.ScriptID)
+	if err != nil {
+		return nil, fmt.Errorf("find script of the run: %w", err)
+	}
+	a, err := sc.host.OpenApp(r.ID, r.WorkspaceID, scr.Name, func(cause error) { sc.stopWith(r.ID, cause) })
+	if err != nil {
+		return nil, err
+	}
+	job.Port = a.Port()
+	job.ReadyTimeout = sc.appReady
+	return a, nil
+}
+
+// Close stops the dispatcher and every active run, and waits for them.
+func (sc *Dispatcher) Close() {
+	sc.stop(errStopped)
 	<-sc.loopDone
 	sc.wg.Wait()
 }
