@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -144,11 +145,15 @@ func TestActionYMLOutputsAreWritten(t *testing.T) {
 	}
 }
 
+// prebuiltImage is what action.yml may name: GHCR's image at a tag, and
+// after a release also its digest.
+var prebuiltImage = regexp.MustCompile(`^docker://ghcr\.io/dlthub/runtime-action:[A-Za-z0-9_.-]+(@sha256:[0-9a-f]{64})?$`)
+
 func TestActionYMLRuns(t *testing.T) {
 	y := loadActionYML(t)
 	r := y.Runs
-	if r.Using != "docker" || r.Image != "Dockerfile" || r.Entrypoint != "/runtime-action" || !slices.Equal(r.Args, []string{"action"}) {
-		t.Errorf("runs = %+v, want docker, Dockerfile, /runtime-action, [action]", r)
+	if r.Using != "docker" || !prebuiltImage.MatchString(r.Image) || r.Entrypoint != "/runtime-action" || !slices.Equal(r.Args, []string{"action"}) {
+		t.Errorf("runs = %+v, want docker, %s, /runtime-action, [action]", r, prebuiltImage)
 	}
 	if !IsPostStep(r.PostEntrypoint) || IsPostStep(r.Entrypoint) {
 		t.Errorf("post-entrypoint %q must be named %q and the entrypoint %q not", r.PostEntrypoint, PostEntrypoint, r.Entrypoint)
@@ -159,12 +164,12 @@ func TestActionYMLRuns(t *testing.T) {
 	if y.Branding.Icon == "" || y.Branding.Color == "" || y.Name == "" {
 		t.Errorf("name and branding are required for the Marketplace: %+v", y)
 	}
-	// The Dockerfile must create the post entrypoint.
-	df, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	// The image build must create the post entrypoint.
+	df, err := os.ReadFile(filepath.Join("..", "..", ".ci", "image"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(df), PostEntrypoint) {
-		t.Errorf("the Dockerfile does not create %s", r.PostEntrypoint)
+	if !strings.Contains(string(df), "ln -s runtime-action \"$d/"+PostEntrypoint+"\"") {
+		t.Errorf(".ci/image does not create %s", r.PostEntrypoint)
 	}
 }
