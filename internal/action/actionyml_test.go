@@ -119,9 +119,9 @@ func TestActionYMLOutputsAreWritten(t *testing.T) {
 	d := 75 * time.Second
 	yes, no := true, false
 	names, err := WriteOutputs(a, Outputs{
-		RunID: "r", RunNumber: 1, Status: "completed", ScriptURL: "https://x", Duration: &d,
-		DeploymentID: "d", DeploymentVersion: 2, DeploymentChanged: &yes,
-		ConfigurationID: "c", ConfigurationVersion: 3, ConfigurationChanged: &no, LogsFile: "/tmp/l.log",
+		RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", RunNumber: 1, Status: "completed", ScriptURL: "https://x", Duration: &d,
+		DeploymentID: "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", DeploymentVersion: 2, DeploymentChanged: &yes,
+		ConfigurationID: "c0ffee00-1234-4abc-8def-0123456789ab", ConfigurationVersion: 3, ConfigurationChanged: &no, LogsFile: "/tmp/l.log",
 	})
 	if err != nil {
 		t.Fatal(err)

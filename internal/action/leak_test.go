@@ -91,7 +91,7 @@ func TestNoSecretReachesStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := 3 * time.Second
-	if _, err := WriteOutputs(a, Outputs{RunID: "run-1", Status: api.StatusFailed, Duration: &d, LogsFile: rl.Path()}); err != nil {
+	if _, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", Status: api.StatusFailed, Duration: &d, LogsFile: rl.Path()}); err != nil {
 		t.Fatal(err)
 	}
 	runErr := Fail("Run failed", errors.New("server said: bad credentials "+secrets[11]), "check secrets-toml")

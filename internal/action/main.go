@@ -72,7 +72,7 @@ type step struct {
 // Main runs the Action's main step and returns the process exit code: 0 when
 // the run completed (or, for sync and dry runs, the sync succeeded).
 func Main(ctx context.Context, env Env) int {
-	a := githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv))
+	a := newStepAction(env)
 	s := &step{env: env, a: a}
 	err := s.main(ctx)
 	if err != nil {
@@ -81,7 +81,10 @@ func Main(ctx context.Context, env Env) int {
 			s.sum.Error = s.m.Redact(errorText(err))
 		}
 	}
-	s.report()
+	if rerr := s.report(); rerr != nil {
+		Annotate(a, s.m, rerr)
+		return 1
+	}
 	if err != nil {
 		return 1
 	}

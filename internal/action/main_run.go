@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sethvargo/go-githubactions"
-
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
@@ -192,23 +190,27 @@ func runFailure(r *api.DetailedRun, tail []string) error {
 	return Fail("Run "+string(r.Status), fmt.Errorf("run #%d of %q %s", r.Number, r.Script.Name, r.Status), fix)
 }
 
-// report writes the outputs and the job summary, whatever the outcome.
-func (s *step) report() {
-	if _, err := WriteOutputs(s.a, s.out); err != nil {
-		s.a.Warningf("write the outputs: %v", err)
+// report writes the outputs and the job summary, whatever the outcome. An
+// output the Runtime sent that is not what it must be (an id that is not a
+// UUID, a link that is not http(s)) fails the step.
+func (s *step) report() error {
+	_, oerr := WriteOutputs(s.a, s.out)
+	if oerr != nil {
+		oerr = Fail("Invalid output", oerr, "The Runtime answered values that are not what its API promises; the outputs named here were not set.")
 	}
 	if s.planWritten || s.m == nil {
-		return
+		return oerr
 	}
 	if _, err := WriteSummary(s.a, s.m, RenderSummary(s.sum)); err != nil {
 		s.a.Warningf("%v", err)
 	}
+	return oerr
 }
 
 // PostMain runs the post step: the cancel backstop for a run the main step
 // registered but could not settle.
 func PostMain(ctx context.Context, env Env) int {
-	a := githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv))
+	a := newStepAction(env)
 	s := &step{env: env, a: a}
 	err := Post(ctx, a, func(ctx context.Context, st RunState) (RunCanceller, error) {
 		in, _ := ReadInputs(a)

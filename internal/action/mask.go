@@ -20,7 +20,8 @@ import (
 // them while protecting nothing.
 const MinMaskLen = 3
 
-// Masker registers secret values with the runner (add-mask) and remembers
+// Masker registers secret values with the runner (add-mask, only when
+// GITHUB_ACTIONS is true) and remembers
 // them, to redact text GitHub does not mask for us: the logs file and the
 // summary written by this process.
 type Masker struct {
@@ -29,11 +30,15 @@ type Masker struct {
 	mu       sync.Mutex
 	values   map[string]bool
 	replacer *strings.Replacer // rebuilt after Add
+	// onRunner: GITHUB_ACTIONS is true, so add-mask lines have a reader.
+	// Elsewhere (a plain docker run, other CI) they would print the secret
+	// itself, so none are printed: secrets are simply never printed.
+	onRunner bool
 }
 
 // NewMasker returns a Masker that issues add-mask commands through a.
 func NewMasker(a *githubactions.Action) *Masker {
-	return &Masker{a: a, values: map[string]bool{}}
+	return &Masker{a: a, values: map[string]bool{}, onRunner: a.Getenv("GITHUB_ACTIONS") == "true"}
 }
 
 // Add masks v: each line of it on its own, since the runner matches masks
@@ -48,7 +53,9 @@ func (m *Masker) Add(v string) {
 		}
 		m.values[line] = true
 		m.replacer = nil
-		m.a.AddMask(line)
+		if m.onRunner {
+			m.a.AddMask(line)
+		}
 	}
 }
 

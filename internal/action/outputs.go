@@ -1,6 +1,7 @@
 package action
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,12 +72,29 @@ func WriteOutputs(a *githubactions.Action, o Outputs) ([]string, error) {
 	add("configuration-changed", flag(o.ConfigurationChanged))
 	add("logs-file", o.LogsFile)
 
+	// Values from the Runtime are checked before they are written: a later
+	// step may pass them to a shell or a URL, so an id that is not a UUID or
+	// a link that is not http(s) fails the step instead of being passed on.
+	var bad []error
+	valid := kv[:0]
+	for _, p := range kv {
+		if err := validateOutput(p[0], p[1]); err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		valid = append(valid, p)
+	}
+	kv = valid
+
 	names := make([]string, 0, len(kv))
 	for _, p := range kv {
 		if err := fileCommand(func() { a.SetOutput(p[0], p[1]) }, p[1]); err != nil {
 			return names, fmt.Errorf("write output %q: %w", p[0], err)
 		}
 		names = append(names, p[0])
+	}
+	if len(bad) > 0 {
+		return names, fmt.Errorf("refuse outputs the Runtime sent: %w", errors.Join(bad...))
 	}
 	return names, nil
 }

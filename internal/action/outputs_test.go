@@ -17,12 +17,12 @@ func TestWriteOutputs(t *testing.T) {
 		o    Outputs
 		want map[string]string
 	}{
-		{"failed before the run", Outputs{DeploymentID: "dep-1", DeploymentVersion: 4, DeploymentChanged: &no},
-			map[string]string{"deployment-id": "dep-1", "deployment-version": "4", "deployment-changed": "false"}},
-		{"finished run", Outputs{RunID: "run-1", RunNumber: 7, Status: "failed", Duration: &d, LogsFile: "/tmp/x.log"},
-			map[string]string{"run-id": "run-1", "run-number": "7", "status": "failed", "duration": "62", "logs-file": "/tmp/x.log"}},
-		{"multi-line value", Outputs{ScriptURL: "https://a\nline two\n\nline=four"},
-			map[string]string{"script-url": "https://a\nline two\n\nline=four"}},
+		{"failed before the run", Outputs{DeploymentID: "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", DeploymentVersion: 4, DeploymentChanged: &no},
+			map[string]string{"deployment-id": "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", "deployment-version": "4", "deployment-changed": "false"}},
+		{"finished run", Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", RunNumber: 7, Status: "failed", Duration: &d, LogsFile: "/tmp/x.log"},
+			map[string]string{"run-id": "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", "run-number": "7", "status": "failed", "duration": "62", "logs-file": "/tmp/x.log"}},
+		{"a link", Outputs{ScriptURL: "https://runtime.example/scripts/x?tab=runs"},
+			map[string]string{"script-url": "https://runtime.example/scripts/x?tab=runs"}},
 		{"nothing known", Outputs{}, map[string]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,12 +56,12 @@ func TestWriteOutputsWithoutGitHub(t *testing.T) {
 func TestWriteOutputsRefusesTheDelimiter(t *testing.T) {
 	e := withFiles(t, env{})
 	a, _ := newAction(t, e)
-	_, err := WriteOutputs(a, Outputs{RunID: "ok", ScriptURL: "x\n" + fileCommandDelimiter + "\nstatus<<EOF\ncompleted\nEOF"})
-	if err == nil || !strings.Contains(err.Error(), `write output "script-url"`) {
+	_, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", ScriptURL: "https://x/\n" + fileCommandDelimiter + "\nstatus<<EOF\ncompleted\nEOF"})
+	if err == nil || !strings.Contains(err.Error(), `output script-url`) {
 		t.Fatalf("err = %v, want the script-url output refused", err)
 	}
 	got := readFileCommands(t, e["GITHUB_OUTPUT"])
-	if _, injected := got["status"]; injected || got["run-id"] != "ok" {
+	if _, injected := got["status"]; injected || got["run-id"] != "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e" {
 		t.Errorf("outputs = %q", got)
 	}
 }
@@ -69,7 +69,7 @@ func TestWriteOutputsRefusesTheDelimiter(t *testing.T) {
 func TestWriteOutputsUnwritableFile(t *testing.T) {
 	e := env{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "no", "such", "dir", "out")}
 	a, _ := newAction(t, e)
-	_, err := WriteOutputs(a, Outputs{RunID: "r"})
+	_, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e"})
 	if err == nil || !strings.Contains(err.Error(), `write output "run-id"`) {
 		t.Errorf("err = %v, want an error (not a panic) naming the output", err)
 	}
@@ -86,5 +86,47 @@ func TestWriteSummaryAppends(t *testing.T) {
 	b, _ := os.ReadFile(e["GITHUB_STEP_SUMMARY"])
 	if string(b) != "# one\n# two\n" {
 		t.Errorf("summary = %q", b)
+	}
+}
+
+// TestWriteOutputsValidates feeds values a Runtime could send: each bad one
+// fails with an error naming the output, is not written, and leaves the
+// good ones written.
+func TestWriteOutputsValidates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Outputs
+		bad  string // the output named in the error
+	}{
+		{"run id with a newline", Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e\nstatus=completed"}, "run-id"},
+		{"run id not a uuid", Outputs{RunID: "$(curl evil)"}, "run-id"},
+		{"deployment id", Outputs{DeploymentID: "dep"}, "deployment-id"},
+		{"configuration id", Outputs{ConfigurationID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5ex"}, "configuration-id"},
+		{"status outside the enum", Outputs{Status: "completed; rm -rf /"}, "status"},
+		{"javascript link", Outputs{ScriptURL: "javascript:alert(1)"}, "script-url"},
+		{"link without host", Outputs{ScriptURL: "https:///x"}, "script-url"},
+		{"link with a space", Outputs{ScriptURL: "https://x/a b"}, "script-url"},
+		{"negative number", Outputs{RunNumber: -3}, "run-number"},
+		{"relative logs file", Outputs{LogsFile: "logs/run.log"}, "logs-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := withFiles(t, env{})
+			a, _ := newAction(t, e)
+			o := tc.o
+			if o.DeploymentVersion == 0 {
+				o.DeploymentVersion = 2 // a good value, written whatever happens
+			}
+			names, err := WriteOutputs(a, o)
+			if err == nil || !strings.Contains(err.Error(), "output "+tc.bad+":") {
+				t.Fatalf("err = %v, want one naming %s", err, tc.bad)
+			}
+			got := readFileCommands(t, e["GITHUB_OUTPUT"])
+			if _, written := got[tc.bad]; written {
+				t.Errorf("%s was written: %q", tc.bad, got)
+			}
+			if got["deployment-version"] != "2" || !reflect.DeepEqual(names, []string{"deployment-version"}) {
+				t.Errorf("the valid output was not written: %q, names %v", got, names)
+			}
+		})
 	}
 }

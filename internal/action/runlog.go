@@ -23,21 +23,32 @@ type LogLocation struct {
 	HostDir string // the same folder as the job's other steps see it
 }
 
-// LogDir picks the logs file's folder: $RUNNER_TEMP when it exists here (the
-// binary runs on the runner itself); the mounted home folder inside a
-// container action, reported under its path on the runner; else the
-// system's temporary folder (act, a plain docker run).
+// LogDir picks the logs file's folder, where a later step of the job (on
+// the runner, as another user) can open it:
+//   - inside a container action on GitHub's runner, the mounted home folder
+//     (HOME is /github/home), reported under its path on the runner,
+//     $RUNNER_TEMP/_github_home; RUNNER_TEMP itself is not mounted;
+//   - inside a container action under act, whose file command folder is
+//     mounted from the host elsewhere (ContainerGetenv), that folder,
+//     reported under the host's path;
+//   - $RUNNER_TEMP when it exists here (the binary runs on the runner);
+//   - else the system's temporary folder (a plain docker run).
 func LogDir(getenv func(string) string) LogLocation {
 	return logDir(getenv, containerHome)
 }
 
 func logDir(getenv func(string) string, home string) LogLocation {
 	temp := getenv("RUNNER_TEMP")
-	if temp != "" && isDir(temp) {
-		return LogLocation{Dir: temp, HostDir: temp}
-	}
 	if temp != "" && getenv("HOME") == home && isDir(home) {
 		return LogLocation{Dir: home, HostDir: filepath.Join(temp, "_github_home")}
+	}
+	if host := getenv(hostFileCommandsDir); host != "" {
+		if out := getenv("GITHUB_OUTPUT"); out != "" && isDir(filepath.Dir(out)) {
+			return LogLocation{Dir: filepath.Dir(out), HostDir: host}
+		}
+	}
+	if temp != "" && isDir(temp) {
+		return LogLocation{Dir: temp, HostDir: temp}
 	}
 	d := os.TempDir()
 	return LogLocation{Dir: d, HostDir: d}
@@ -80,20 +91,29 @@ type RunLog struct {
 }
 
 // NewRunLog creates the logs file in loc and returns a RunLog echoing to out
-// (the Action's stdout) and keeping tailLines lines.
+// (the Action's stdout) and keeping tailLines lines. When the file cannot be
+// created it says why, and still returns a RunLog that echoes and keeps the
+// tail: the log streams into the job log whatever becomes of the file.
+//
+// The file is readable by everyone (0644): in a container action it is
+// written as root, and the job's later steps run as the runner's user
+// (uid 1001 on GitHub's hosted runners).
 func NewRunLog(out io.Writer, m *Masker, loc LogLocation, tailLines int) (*RunLog, error) {
+	r := &RunLog{echo: NewLogWriter(out), m: m, tailN: tailLines}
 	f, err := os.CreateTemp(loc.Dir, "runtime-action-run-*.log")
-	if err != nil {
-		return nil, fmt.Errorf("create the logs file: %w", err)
+	if err == nil {
+		if err = f.Chmod(0o644); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
 	}
-	return &RunLog{
-		echo:     NewLogWriter(out),
-		m:        m,
-		osFile:   f,
-		file:     bufio.NewWriterSize(f, 64<<10),
-		hostPath: filepath.Join(loc.HostDir, filepath.Base(f.Name())),
-		tailN:    tailLines,
-	}, nil
+	if err != nil {
+		return r, fmt.Errorf("create the logs file in %q (the log is still streamed to the job log): %w", loc.Dir, err)
+	}
+	r.osFile = f
+	r.file = bufio.NewWriterSize(f, 64<<10)
+	r.hostPath = filepath.Join(loc.HostDir, filepath.Base(f.Name()))
+	return r, nil
 }
 
 // Write takes a chunk of log text. Text is passed on by whole lines, the
@@ -158,6 +178,9 @@ func (r *RunLog) emit() error {
 	if _, err := r.echo.Write(r.out.Bytes()); err != nil {
 		return fmt.Errorf("echo the run log: %w", err)
 	}
+	if r.file == nil {
+		return nil
+	}
 	if _, err := r.file.Write(r.out.Bytes()); err != nil {
 		return fmt.Errorf("write the logs file: %w", err)
 	}
@@ -183,6 +206,9 @@ func (r *RunLog) Close() error {
 		r.pending = nil
 	}
 	eerr := r.emit()
+	if r.file == nil {
+		return errors.Join(eerr, r.echo.Pause())
+	}
 	var ferr error
 	if err := r.file.Flush(); err != nil {
 		ferr = fmt.Errorf("write the logs file: %w", err)
@@ -191,7 +217,7 @@ func (r *RunLog) Close() error {
 }
 
 // Path is the logs file's path as the job's later steps see it: the value
-// of the logs-file output.
+// of the logs-file output; "" when there is no file.
 func (r *RunLog) Path() string { return r.hostPath }
 
 // Tail returns the last lines of the log, oldest first, redacted.
