@@ -27,6 +27,7 @@ import (
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/cli"
 	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/server"
 )
 
@@ -120,7 +121,7 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 		RunTimeout:   *timeout,
 		CancelGrace:  *grace,
 		GitHubAPIURL: *githubAPI,
-		OIDC:         server.OIDCConfig{Issuer: *oidcIssuer},
+		OIDC:         oidc.Config{Issuer: *oidcIssuer},
 		PipArgs:      strings.Fields(*pipArgs),
 	}, "127.0.0.1:0")
 	ts.Check(err)

@@ -1,6 +1,7 @@
-// Package auth knows what a Runtime token says and where the tokens of a
-// GitHub Actions job come from. It parses no flags and reads no files: the
-// command line decides which source a token came from.
+// Package auth knows what a Runtime token says: its claims and whether it
+// has expired. It parses no flags and reads no files: the command line
+// decides which source a token came from. (A GitHub Actions job gets its
+// OIDC ID token through the Actions toolkit, in internal/action.)
 package auth
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/server"
 )
 
@@ -75,9 +76,9 @@ func newServeCmd(s *Streams) *cobra.Command {
 		LogLevel:          "info",
 		AppIdleTimeout:    server.DefaultAppIdleTimeout,
 		AppReadyTimeout:   server.DefaultAppReadyTimeout,
-		OIDCIssuer:        server.DefaultOIDCIssuer,
-		OIDCAudience:      server.DefaultOIDCAudience,
-		OIDCKeyRefresh:    server.DefaultOIDCKeyRefresh,
+		OIDCIssuer:        oidc.DefaultIssuer,
+		OIDCAudience:      oidc.DefaultAudience,
+		OIDCKeyRefresh:    oidc.DefaultKeyRefresh,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -241,7 +242,7 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		EncryptionKeyFile: o.EncryptionKeyFile,
 		AppIdleTimeout:    o.AppIdleTimeout,
 		AppReadyTimeout:   o.AppReadyTimeout,
-		OIDC:              server.OIDCConfig{Issuer: o.OIDCIssuer, Audience: o.OIDCAudience, KeyRefresh: o.OIDCKeyRefresh},
+		OIDC:              oidc.Config{Issuer: o.OIDCIssuer, Audience: o.OIDCAudience, KeyRefresh: o.OIDCKeyRefresh},
 		VenvsDir:          o.VenvsDir,
 		UV:                o.UV,
 		PipArgs:           strings.Fields(o.PipArgs),

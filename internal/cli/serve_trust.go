@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/server"
 )
 
@@ -24,13 +25,13 @@ func addOIDCFlags(f *pflag.FlagSet, o *serveOptions) {
 
 // checkOIDCFlags names the OIDC flag that is wrong.
 func checkOIDCFlags(o *serveOptions) error {
-	if err := server.CheckOIDCIssuer(strings.TrimRight(o.OIDCIssuer, "/")); err != nil {
+	if err := oidc.CheckIssuer(strings.TrimRight(o.OIDCIssuer, "/")); err != nil {
 		return &usageError{msg: fmt.Sprintf("invalid --oidc-issuer %q: expected an https URL such as %s (http only on a loopback address)",
-			o.OIDCIssuer, server.DefaultOIDCIssuer)}
+			o.OIDCIssuer, oidc.DefaultIssuer)}
 	}
 	if strings.TrimSpace(o.OIDCAudience) == "" || strings.TrimSpace(o.OIDCAudience) != o.OIDCAudience {
 		return &usageError{msg: fmt.Sprintf("invalid --oidc-audience %q: expected a non-empty value without blanks at its ends, e.g. %s",
-			o.OIDCAudience, server.DefaultOIDCAudience)}
+			o.OIDCAudience, oidc.DefaultAudience)}
 	}
 	if o.OIDCKeyRefresh <= 0 {
 		return &usageError{msg: fmt.Sprintf("invalid --oidc-key-refresh %s: it must be positive", o.OIDCKeyRefresh)}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/oidc"
 )
 
 // Defaults of Config, used when a field is zero.
@@ -31,6 +32,10 @@ const (
 	DefaultAppSessionTTL     = 12 * time.Hour
 	DefaultLogPollInterval   = 2 * time.Second
 )
+
+// MaxOIDCTokenTTL is the longest lifetime of a Runtime token from an OIDC
+// exchange (and its default).
+const MaxOIDCTokenTTL = time.Hour
 
 // Config configures a Server. Only DataDir is required.
 type Config struct {
@@ -97,8 +102,12 @@ type Config struct {
 	// executor.DefaultInstallEnv, the server's PIP_*, UV_* and proxy
 	// variables).
 	InstallEnv []string
-	// OIDC configures the GitHub OIDC exchange (defaults: oidc.go).
-	OIDC OIDCConfig
+	// OIDC configures the verification of the ID tokens of the GitHub OIDC
+	// exchange (defaults: internal/oidc).
+	OIDC oidc.Config
+	// OIDCTokenTTL is the lifetime of the Runtime tokens an OIDC exchange
+	// issues (at most, and by default, MaxOIDCTokenTTL).
+	OIDCTokenTTL time.Duration
 	// AppIdleTimeout stops an interactive run whose app got no request
 	// for this long; the run ends completed (apps.go).
 	AppIdleTimeout time.Duration
@@ -177,7 +186,10 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	setD(&c.ScheduleInterval, DefaultScheduleInterval)
-	c.OIDC = c.OIDC.withDefaults()
+	c.OIDC = c.OIDC.WithDefaults()
+	if c.OIDCTokenTTL <= 0 || c.OIDCTokenTTL > MaxOIDCTokenTTL {
+		c.OIDCTokenTTL = MaxOIDCTokenTTL
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/oidctest"
 )
 
@@ -322,11 +323,11 @@ func TestContract(t *testing.T) {
 	rand.NewChaCha8([32]byte{1}).Read(noise)
 	bigTarball := buildPackage(t, map[string]string{"noise.bin": string(noise)})
 	big := func(*contractState) []byte { return bigTarball }
-	oidcGood, err := p.Sign(p.Claims(DefaultOIDCAudience))
+	oidcGood, err := p.Sign(p.Claims(oidc.DefaultAudience))
 	if err != nil {
 		t.Fatal(err)
 	}
-	unruled := p.Claims(DefaultOIDCAudience)
+	unruled := p.Claims(oidc.DefaultAudience)
 	unruled["repository_id"] = "43"
 	oidcNoRule, err := p.Sign(unruled)
 	if err != nil {

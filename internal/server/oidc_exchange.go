@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
@@ -41,9 +42,29 @@ func (s *Server) oidcExchange(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// verifyError is the answer to a token the verifier did not accept: 401
+// for a wrong token, 502 when the issuer's keys cannot be had.
+func verifyError(err error) error {
+	var re *oidc.RefusedError
+	if errors.As(err, &re) {
+		return &Error{Kind: KindUnauthorized, Detail: re.Error()}
+	}
+	var ie *oidc.IssuerError
+	if errors.As(err, &ie) {
+		return &Error{Kind: KindBadGateway, Detail: ie.Error(), Err: ie.Err}
+	}
+	return internal("verify ID token", err)
+}
+
+// refused is an ID token that passed verification but cannot be
+// exchanged: 401 with detail, as the verifier's refusals.
+func refused(format string, args ...any) *Error {
+	return errorf(KindUnauthorized, "ID token refused: "+format, args...)
+}
+
 // oidcAttempt is what the log says of an exchange: never the token.
 type oidcAttempt struct {
-	c         *githubClaims
+	c         *oidc.Claims
 	workspace string
 	rule      string
 }
@@ -89,9 +110,9 @@ func (s *Server) exchangeOIDC(w http.ResponseWriter, r *http.Request, x *oidcAtt
 		}
 		wantWS = strings.ToLower(*p)
 	}
-	c, err := s.oidc.verify(ctx, tok)
+	c, err := s.oidc.Verify(ctx, tok)
 	if err != nil {
-		return api.LoginResponse{}, err
+		return api.LoginResponse{}, verifyError(err)
 	}
 	x.c = c
 	forbidden := func(format string, args ...any) error {
@@ -146,8 +167,8 @@ func (s *Server) exchangeOIDC(w http.ResponseWriter, r *http.Request, x *oidcAtt
 	// Used up only now: a token refused above can still be sent again, e.g.
 	// with the workspace_id it lacked. The store's insert decides a race
 	// between two requests with the same token.
-	expires := c.ExpiresAt.Add(s.oidc.cfg.Leeway)
-	if err := s.dir.store.UseJTI(ctx, s.oidc.cfg.Issuer, c.ID, expires); err != nil {
+	expires := c.ExpiresAt.Add(s.oidc.Config().Leeway)
+	if err := s.dir.store.UseJTI(ctx, s.oidc.Config().Issuer, c.ID, expires); err != nil {
 		if errors.Is(err, store.ErrJTIUsed) {
 			return api.LoginResponse{}, refused("it was exchanged before (jti %q): request a new one", c.ID)
 		}
@@ -161,7 +182,7 @@ func (s *Server) exchangeOIDC(w http.ResponseWriter, r *http.Request, x *oidcAtt
 	if err != nil {
 		return api.LoginResponse{}, internal("find service user", err)
 	}
-	jwt, err := s.dir.tokens.issue(ctx, s.dir.store, u, rule.WorkspaceID, s.oidc.cfg.TokenTTL)
+	jwt, err := s.dir.tokens.issue(ctx, s.dir.store, u, rule.WorkspaceID, s.cfg.OIDCTokenTTL)
 	if err != nil {
 		return api.LoginResponse{}, internal("issue token", err)
 	}
@@ -171,7 +192,7 @@ func (s *Server) exchangeOIDC(w http.ResponseWriter, r *http.Request, x *oidcAtt
 // ruleMismatch says which claim keeps rule from matching c ("" when it
 // matches). The ids were compared by the store's query already; they are
 // compared again so that this function alone decides.
-func ruleMismatch(rule store.TrustRule, c *githubClaims) string {
+func ruleMismatch(rule store.TrustRule, c *oidc.Claims) string {
 	repoID, _ := parseGitHubID(c.RepositoryID)
 	ownerID, _ := parseGitHubID(c.RepositoryOwnerID)
 	switch {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dlthub/runtime-action/internal/dispatch"
 	"github.com/dlthub/runtime-action/internal/executor"
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/seal"
 )
 
@@ -36,7 +37,7 @@ type Server struct {
 	sched   *dispatch.Dispatcher
 	handler http.Handler
 	// oidc verifies GitHub Actions ID tokens for the OIDC exchange.
-	oidc *oidcVerifier
+	oidc *oidc.Verifier
 	// events wakes log streams when a run's log or status changes.
 	events *runEvents
 	// keys encrypt configuration packages (encryption.go).
@@ -57,7 +58,7 @@ type Server struct {
 // dispatcher, which starts the pending runs, and the cron of schedules.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	oidc, err := newOIDCVerifier(cfg.OIDC, cfg.Now, cfg.Logger)
+	verifier, err := oidc.NewVerifier(cfg.OIDC, cfg.Now, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open server: %w", err)
 	}
@@ -83,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, dir: dir, events: newRunEvents()}
-	s.oidc = oidc
+	s.oidc = verifier
 	s.keys = keys
 	s.apps = newAppTable(cfg.Now)
 	s.setBase(cfg.PublicURL, cfg.Addr)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
@@ -12,8 +13,8 @@ import (
 // this function compares them too, as its comment promises.
 func TestRuleMismatch(t *testing.T) {
 	t.Parallel()
-	claims := func() *githubClaims {
-		return &githubClaims{
+	claims := func() *oidc.Claims {
+		return &oidc.Claims{
 			Repository: "octo/app", RepositoryID: "42", RepositoryOwnerID: "7",
 			Ref: "refs/heads/main", Environment: "prod", JobWorkflowRef: "octo/app/.github/workflows/deploy.yml@refs/heads/main",
 		}
@@ -22,19 +23,19 @@ func TestRuleMismatch(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		rule   func(*store.TrustRule)
-		claims func(*githubClaims)
+		claims func(*oidc.Claims)
 		want   string // "" for a match, else a part of the reason
 	}{
 		{name: "ids only", want: ""},
 		{name: "every claim", rule: func(r *store.TrustRule) {
 			r.Ref, r.Environment, r.WorkflowRef = "refs/heads/main", "prod", "octo/app/.github/workflows/deploy.yml@refs/heads/main"
 		}, want: ""},
-		{name: "another repository", claims: func(c *githubClaims) { c.RepositoryID = "43" }, want: `repository_id "43" is not 42`},
-		{name: "another owner", claims: func(c *githubClaims) { c.RepositoryOwnerID = "8" }, want: `repository_owner_id "8" is not 7`},
-		{name: "owner id not a number", claims: func(c *githubClaims) { c.RepositoryOwnerID = "07" }, want: `repository_owner_id "07" is not 7`},
-		{name: "repository id missing", claims: func(c *githubClaims) { c.RepositoryID = "" }, want: `repository_id "" is not 42`},
+		{name: "another repository", claims: func(c *oidc.Claims) { c.RepositoryID = "43" }, want: `repository_id "43" is not 42`},
+		{name: "another owner", claims: func(c *oidc.Claims) { c.RepositoryOwnerID = "8" }, want: `repository_owner_id "8" is not 7`},
+		{name: "owner id not a number", claims: func(c *oidc.Claims) { c.RepositoryOwnerID = "07" }, want: `repository_owner_id "07" is not 7`},
+		{name: "repository id missing", claims: func(c *oidc.Claims) { c.RepositoryID = "" }, want: `repository_id "" is not 42`},
 		{name: "another ref", rule: func(r *store.TrustRule) { r.Ref = "refs/heads/release" }, want: `ref "refs/heads/main" is not "refs/heads/release"`},
-		{name: "no environment", rule: func(r *store.TrustRule) { r.Environment = "prod" }, claims: func(c *githubClaims) { c.Environment = "" },
+		{name: "no environment", rule: func(r *store.TrustRule) { r.Environment = "prod" }, claims: func(c *oidc.Claims) { c.Environment = "" },
 			want: `environment "" is not "prod"`},
 		{name: "another workflow", rule: func(r *store.TrustRule) { r.WorkflowRef = "octo/app/.github/workflows/other.yml@refs/heads/main" },
 			want: `job_workflow_ref "octo/app/.github/workflows/deploy.yml@refs/heads/main" is not`},

@@ -1,4 +1,9 @@
-package server
+// Package oidc verifies GitHub Actions ID tokens for the self-hosted
+// Runtime's OIDC exchange: RS256 signatures with a key of one configured
+// issuer, found through its discovery document and JWKS and cached, the
+// issuer, the audience and the times. What a verified token may do (trust
+// rules, replay) is the exchange's business, in internal/server.
+package oidc
 
 import (
 	"bytes"
@@ -21,34 +26,31 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Defaults of OIDCConfig.
+// Defaults of Config.
 const (
-	// DefaultOIDCIssuer is GitHub Actions' token service.
-	DefaultOIDCIssuer = "https://token.actions.githubusercontent.com"
-	// DefaultOIDCAudience is the audience the Action asks its ID token for.
-	DefaultOIDCAudience = "dlt-runtime"
-	// DefaultOIDCKeyRefresh is the least time between two fetches of the
+	// DefaultIssuer is GitHub Actions' token service.
+	DefaultIssuer = "https://token.actions.githubusercontent.com"
+	// DefaultAudience is the audience the Action asks its ID token for.
+	DefaultAudience = "dlt-runtime"
+	// DefaultKeyRefresh is the least time between two fetches of the
 	// issuer's keys: a token with an unknown kid can make one fetch, not
 	// one per request.
-	DefaultOIDCKeyRefresh = 30 * time.Second
-	// DefaultOIDCKeyMaxAge is how long fetched keys are used before they
+	DefaultKeyRefresh = 30 * time.Second
+	// DefaultKeyMaxAge is how long fetched keys are used before they
 	// are fetched again, so that a key the issuer withdrew stops working.
-	DefaultOIDCKeyMaxAge = time.Hour
-	// DefaultOIDCLeeway is the clock skew allowed on exp, nbf and iat.
-	DefaultOIDCLeeway = 30 * time.Second
-	// MaxOIDCTokenTTL is the longest lifetime of a Runtime token from an
-	// OIDC exchange (and its default).
-	MaxOIDCTokenTTL = time.Hour
-	// DefaultOIDCTimeout bounds each request to the issuer.
-	DefaultOIDCTimeout = 10 * time.Second
+	DefaultKeyMaxAge = time.Hour
+	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// DefaultTimeout bounds each request to the issuer.
+	DefaultTimeout = 10 * time.Second
 	// minRSABits is the smallest RSA key accepted from the issuer.
 	minRSABits = 2048
 	// maxIssuerAnswer bounds what is read of the issuer's documents.
 	maxIssuerAnswer = 1 << 20
 )
 
-// OIDCConfig configures the verification of GitHub Actions ID tokens.
-type OIDCConfig struct {
+// Config configures the verification of GitHub Actions ID tokens.
+type Config struct {
 	// Issuer is the only issuer accepted; its keys are found through
 	// Issuer/.well-known/openid-configuration.
 	Issuer string
@@ -60,41 +62,37 @@ type OIDCConfig struct {
 	KeyMaxAge time.Duration
 	// Leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway time.Duration
-	// TokenTTL is the lifetime of the Runtime tokens issued (at most an hour).
-	TokenTTL time.Duration
 	// Client asks the issuer (default: one with a 10s timeout).
 	Client *http.Client
 }
 
-func (c OIDCConfig) withDefaults() OIDCConfig {
+// WithDefaults fills in what c leaves empty.
+func (c Config) WithDefaults() Config {
 	if c.Issuer == "" {
-		c.Issuer = DefaultOIDCIssuer
+		c.Issuer = DefaultIssuer
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	if c.Audience == "" {
-		c.Audience = DefaultOIDCAudience
+		c.Audience = DefaultAudience
 	}
 	if c.KeyRefresh <= 0 {
-		c.KeyRefresh = DefaultOIDCKeyRefresh
+		c.KeyRefresh = DefaultKeyRefresh
 	}
 	if c.KeyMaxAge <= 0 {
-		c.KeyMaxAge = DefaultOIDCKeyMaxAge
+		c.KeyMaxAge = DefaultKeyMaxAge
 	}
 	if c.Leeway <= 0 {
-		c.Leeway = DefaultOIDCLeeway
-	}
-	if c.TokenTTL <= 0 || c.TokenTTL > MaxOIDCTokenTTL {
-		c.TokenTTL = MaxOIDCTokenTTL
+		c.Leeway = DefaultLeeway
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: DefaultOIDCTimeout}
+		c.Client = &http.Client{Timeout: DefaultTimeout}
 	}
 	return c
 }
 
-// CheckOIDCIssuer checks an issuer URL: https, or http on a loopback host
+// CheckIssuer checks an issuer URL: https, or http on a loopback host
 // (a local stand-in), with no query or fragment.
-func CheckOIDCIssuer(issuer string) error {
+func CheckIssuer(issuer string) error {
 	u, err := url.Parse(issuer)
 	if err == nil && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil {
 		if u.Scheme == "https" {
@@ -104,12 +102,12 @@ func CheckOIDCIssuer(issuer string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("invalid OIDC issuer %q: expected an https URL such as %s (http only on a loopback address)", issuer, DefaultOIDCIssuer)
+	return fmt.Errorf("invalid OIDC issuer %q: expected an https URL such as %s (http only on a loopback address)", issuer, DefaultIssuer)
 }
 
-// githubClaims are the claims of a GitHub Actions ID token the exchange
+// Claims are the claims of a GitHub Actions ID token the exchange
 // reads. GitHub writes the ids as decimal strings.
-type githubClaims struct {
+type Claims struct {
 	jwt.RegisteredClaims
 	Repository        string `json:"repository"`
 	RepositoryID      string `json:"repository_id"`
@@ -122,37 +120,65 @@ type githubClaims struct {
 	RunID             string `json:"run_id"`
 }
 
-// oidcVerifier checks GitHub Actions ID tokens: RS256 with a key of the
+// Verifier checks GitHub Actions ID tokens: RS256 with a key of the
 // configured issuer, that issuer, exactly the configured audience, and the
 // times with some leeway. Replay (jti) is the exchange's business: a token
 // is used up only when it is exchanged.
-type oidcVerifier struct {
-	cfg  OIDCConfig
+type Verifier struct {
+	cfg  Config
 	now  func() time.Time
 	keys *keySet
 }
 
-func newOIDCVerifier(cfg OIDCConfig, now func() time.Time, log *slog.Logger) (*oidcVerifier, error) {
-	if err := CheckOIDCIssuer(cfg.Issuer); err != nil {
+// NewVerifier makes a Verifier of cfg (defaults filled in) on the clock
+// now; log gets a line for every fetch of the issuer's keys.
+func NewVerifier(cfg Config, now func() time.Time, log *slog.Logger) (*Verifier, error) {
+	cfg = cfg.WithDefaults()
+	if err := CheckIssuer(cfg.Issuer); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(cfg.Audience) == "" {
 		return nil, errors.New("invalid OIDC audience: it must not be empty")
 	}
-	return &oidcVerifier{cfg: cfg, now: now, keys: &keySet{
+	return &Verifier{cfg: cfg, now: now, keys: &keySet{
 		issuer: cfg.Issuer, client: cfg.Client, minRefresh: cfg.KeyRefresh, maxAge: cfg.KeyMaxAge, now: now, log: log,
 	}}, nil
 }
 
-// refused is an ID token that fails verification: 401 with detail, and the
-// reason for the log.
-func refused(format string, args ...any) *Error {
-	return errorf(KindUnauthorized, "ID token refused: "+format, args...)
+// Config is the verifier's configuration, defaults filled in.
+func (v *Verifier) Config() Config { return v.cfg }
+
+// RefusedError is a token that fails verification: the caller sent a wrong
+// one (HTTP 401). Its message says why, and never holds the token.
+type RefusedError struct{ Reason string }
+
+// Error is the reason, for the caller and the log.
+func (e *RefusedError) Error() string { return "ID token refused: " + e.Reason }
+
+// refused is the RefusedError of a reason.
+func refused(format string, args ...any) *RefusedError {
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// verify checks tok and returns its claims. Its errors are *Error: 401 for
-// a token that is wrong, 502 when the issuer's keys cannot be had.
-func (v *oidcVerifier) verify(ctx context.Context, tok string) (*githubClaims, error) {
+// IssuerError is the issuer's keys that cannot be had: not the caller's
+// fault (HTTP 502). Err is the cause, for the log.
+type IssuerError struct {
+	Issuer string
+	Err    error
+}
+
+// Error is the sentence the caller reads, without the cause.
+func (e *IssuerError) Error() string {
+	return fmt.Sprintf("cannot get the signing keys of the OIDC issuer %q: try again later", e.Issuer)
+}
+
+// Unwrap is the cause.
+func (e *IssuerError) Unwrap() error { return e.Err }
+
+// Verify checks tok and returns its claims. Its errors are a *RefusedError
+// for a token that is wrong and an *IssuerError when the issuer's keys
+// cannot be had.
+func (v *Verifier) Verify(ctx context.Context, tok string) (*Claims, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, refused("not a JWT (expected three dot-separated parts)")
@@ -188,7 +214,7 @@ func (v *oidcVerifier) verify(ctx context.Context, tok string) (*githubClaims, e
 	if err != nil {
 		return nil, err
 	}
-	c := &githubClaims{}
+	c := &Claims{}
 	_, err = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
 		jwt.WithIssuer(v.cfg.Issuer),
@@ -281,7 +307,7 @@ func (k *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	// not cut it short.
 	keys, err := k.fetch(context.WithoutCancel(ctx))
 	if err != nil {
-		k.lastErr = &Error{Kind: KindBadGateway, Detail: fmt.Sprintf("cannot get the signing keys of the OIDC issuer %q: try again later", k.issuer), Err: err}
+		k.lastErr = &IssuerError{Issuer: k.issuer, Err: err}
 		if ok {
 			k.log.Warn("oidc: keys could not be refreshed; using the ones held", "issuer", k.issuer, "error", err)
 			return pub, nil
