@@ -27,6 +27,7 @@ import (
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/cli"
 	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/githubtest"
 	"github.com/dlthub/runtime-action/internal/oidc"
 	"github.com/dlthub/runtime-action/internal/server"
 )
@@ -70,6 +71,7 @@ func TestScripts(t *testing.T) {
 			"not-a-runtime":  cmdNotARuntime,
 			"oidc-provider":  cmdOIDCProvider,
 			"device-auth":    cmdDeviceAuth,
+			"github-device":  cmdGitHubDevice,
 			"github-rest":    cmdGitHubREST,
 		},
 	})
@@ -99,6 +101,8 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 	githubAPI := fs.String("github-api", "", "GitHub API base URL")
 	oidcIssuer := fs.String("oidc-issuer", "", "issuer of the GitHub Actions ID tokens the OIDC exchange accepts")
 	pipArgs := fs.String("pip-args", "", "extra arguments of dependency installs, space-separated")
+	githubClientID := fs.String("github-client-id", "", "client id of the device flow login (serve --github-client-id)")
+	githubURL := fs.String("github-url", "", "GitHub's web address (serve --github-url)")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("runtime-server: %v", err)
 	}
@@ -123,6 +127,7 @@ func cmdRuntimeServer(ts *testscript.TestScript, neg bool, args []string) {
 		GitHubAPIURL: *githubAPI,
 		OIDC:         oidc.Config{Issuer: *oidcIssuer},
 		PipArgs:      strings.Fields(*pipArgs),
+		DeviceFlow:   server.DeviceFlowConfig{ClientID: *githubClientID, GitHubURL: *githubURL},
 	}, "127.0.0.1:0")
 	ts.Check(err)
 	ts.Defer(func() { srv.Close() })
@@ -395,6 +400,24 @@ func cmdDeviceAuth(ts *testscript.TestScript, neg bool, args []string) {
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
 	ts.Setenv("DEVICE_AUTH_URL", "http://"+ln.Addr().String())
+}
+
+// cmdGitHubDevice starts a stand-in for GitHub's device flow and GET /user
+// (githubtest) for the OAuth App client id Ov23liScriptTest, whose user
+// LOGIN approves every code after its first poll (a poll answered
+// authorization_pending), and sets GITHUB_WEB_STANDIN and GITHUB_API_STANDIN
+// to its URL. The codes' interval is one second.
+//
+//	github-device LOGIN
+func cmdGitHubDevice(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: github-device LOGIN")
+	}
+	gh := githubtest.Start(githubtest.Options{ClientID: "Ov23liScriptTest", Interval: 1,
+		ApproveAfter: 1, ApproveAs: &githubtest.User{Login: args[0], ID: 4100 + int64(len(args[0]))}})
+	ts.Defer(gh.Close)
+	ts.Setenv("GITHUB_WEB_STANDIN", gh.URL)
+	ts.Setenv("GITHUB_API_STANDIN", gh.URL)
 }
 
 // cmdGitHubREST starts a stand-in for GitHub's REST API (deployments,

@@ -188,6 +188,11 @@ func deviceFlow(ctx context.Context, s *Streams, c *client.Client) (string, erro
 	}
 	fmt.Fprintf(s.Err, "Open %s and enter the code %s\nWaiting for you to confirm...\n", start.VerificationURI, start.UserCode)
 	res, err := c.DeviceFlowPollEvery(ctx, start.DeviceCode, time.Duration(start.Interval)*time.Second)
+	if client.IsStatus(err, http.StatusBadRequest) {
+		// The contract's only refusal of a poll: declined or expired on
+		// GitHub, or a GitHub user who may not log in.
+		err = &client.Error{Status: http.StatusUnauthorized, Detail: errDetail(err)}
+	}
 	if err != nil {
 		return "", loginErr(err, "the device flow login was refused", "start it again, or log in with --token or --github-token")
 	}

@@ -36,6 +36,8 @@ type serveOptions struct {
 	CancelGrace       time.Duration `env:"CANCEL_GRACE"`
 	PublicURL         string        `env:"PUBLIC_URL"`
 	GitHubAPIURL      string        `env:"GITHUB_API_URL"`
+	GitHubClientID    string        `env:"GITHUB_CLIENT_ID"`
+	GitHubURL         string        `env:"GITHUB_URL"`
 	LogLevel          string        `env:"LOG_LEVEL"`
 	// EncryptionKey has no flag: a key on a command line is seen by
 	// every user of the machine (serve_keys.go).
@@ -73,6 +75,7 @@ func newServeCmd(s *Streams) *cobra.Command {
 		RunTimeout:        server.DefaultRunTimeout,
 		CancelGrace:       server.DefaultCancelGrace,
 		GitHubAPIURL:      server.DefaultGitHubAPIURL,
+		GitHubURL:         server.DefaultGitHubURL,
 		LogLevel:          "info",
 		AppIdleTimeout:    server.DefaultAppIdleTimeout,
 		AppReadyTimeout:   server.DefaultAppReadyTimeout,
@@ -116,7 +119,9 @@ over the environment.`,
 	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest a run may run before it is stopped and failed (RUNTIME_SERVER_RUN_TIMEOUT)")
 	f.DurationVar(&o.CancelGrace, "cancel-grace", o.CancelGrace, "time between SIGTERM and SIGKILL when a run is stopped (RUNTIME_SERVER_CANCEL_GRACE)")
 	f.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL the server calls itself in links: script_url, app links, Secure cookies with https (RUNTIME_SERVER_PUBLIC_URL; default: http:// and the listen address, never a request's Host header)")
-	f.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub API asked on token exchange; GitHub Enterprise: https://HOST/api/v3 (RUNTIME_SERVER_GITHUB_API_URL)")
+	f.StringVar(&o.GitHubAPIURL, "github-api-url", o.GitHubAPIURL, "GitHub API asked who a GitHub token belongs to (token exchange, device flow login); GitHub Enterprise: https://HOST/api/v3 (RUNTIME_SERVER_GITHUB_API_URL)")
+	f.StringVar(&o.GitHubClientID, "github-client-id", o.GitHubClientID, "client `ID` of a GitHub OAuth App with the device flow enabled: turns on device flow login (dlt runtime login, runtime-action login); no secret needed (RUNTIME_SERVER_GITHUB_CLIENT_ID)")
+	f.StringVar(&o.GitHubURL, "github-url", o.GitHubURL, "GitHub's web address, where the device flow runs; GitHub Enterprise: https://HOST (RUNTIME_SERVER_GITHUB_URL)")
 	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level on stderr: debug (one line per request), info, warn, error (RUNTIME_SERVER_LOG_LEVEL)")
 	f.DurationVar(&o.AppIdleTimeout, "app-idle-timeout", o.AppIdleTimeout, "stop an interactive app after this long without requests; its run ends completed (RUNTIME_SERVER_APP_IDLE_TIMEOUT)")
 	f.DurationVar(&o.AppReadyTimeout, "app-ready-timeout", o.AppReadyTimeout, "fail an interactive run whose app does not listen on its port within this time (RUNTIME_SERVER_APP_READY_TIMEOUT)")
@@ -237,6 +242,7 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		CancelGrace:       o.CancelGrace,
 		PublicURL:         o.PublicURL,
 		GitHubAPIURL:      o.GitHubAPIURL,
+		DeviceFlow:        server.DeviceFlowConfig{ClientID: o.GitHubClientID, GitHubURL: o.GitHubURL},
 		Logger:            logger,
 		EncryptionKey:     o.EncryptionKey,
 		EncryptionKeyFile: o.EncryptionKeyFile,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,14 +41,25 @@ func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
+	res, err := s.admitGitHubUser(r.Context(), gu)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
+// admitGitHubUser issues a Runtime token to the GitHub user gu if an admin
+// allowed them (serve workspace allow --github); the token exchange and the
+// device flow let in the same users this one way.
+func (s *Server) admitGitHubUser(ctx context.Context, gu githubUser) (api.LoginResponse, error) {
 	u, err := s.dir.store.UserByGitHubLogin(ctx, gu.Login)
 	if errors.Is(err, store.ErrNotFound) {
-		return badRequest("github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
+		return api.LoginResponse{}, badRequest("github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
 			gu.Login, gu.Login)
 	}
 	if err != nil {
-		return internal("find user", err)
+		return api.LoginResponse{}, internal("find user", err)
 	}
 	email := gu.Login + "@users.noreply.github.com"
 	if gu.Email != nil && *gu.Email != "" {
@@ -55,16 +67,15 @@ func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 	}
 	if u.Email != email {
 		if err := s.dir.store.SetUserEmail(ctx, u.ID, email); err != nil {
-			return internal("update user", err)
+			return api.LoginResponse{}, internal("update user", err)
 		}
 		u.Email = email
 	}
 	tok, err := s.dir.tokens.issue(ctx, s.dir.store, u, "", s.cfg.TokenTTL)
 	if err != nil {
-		return internal("issue token", err)
+		return api.LoginResponse{}, internal("issue token", err)
 	}
-	writeJSON(w, http.StatusCreated, api.LoginResponse{Email: email, ID: u.ID, JWT: tok})
-	return nil
+	return api.LoginResponse{Email: email, ID: u.ID, JWT: tok}, nil
 }
 
 // githubWhoAmI asks GitHub's API who owns token. The token goes only into
@@ -99,8 +110,4 @@ func (s *Server) githubWhoAmI(r *http.Request, token string) (githubUser, error)
 		return githubUser{}, errorf(KindBadGateway, "github's answer to GET /user holds no login")
 	}
 	return gu, nil
-}
-
-func (s *Server) deviceFlow(w http.ResponseWriter, r *http.Request) error {
-	return badRequest("device flow is not enabled on this server: log in with a GitHub token (token exchange) or a token from the admin")
 }

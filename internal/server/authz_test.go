@@ -184,7 +184,7 @@ func TestTokenExchange(t *testing.T) {
 	}
 	for _, path := range []string{"/auth/v1/github/device-flow/code", "/auth/v1/github/device-flow/token"} {
 		r := e.postJSON(t, path, `{"device_code": "x"}`)
-		if r.status != http.StatusBadRequest || !strings.Contains(r.detail(t), "device flow is not enabled on this server") {
+		if r.status != http.StatusBadRequest || !strings.Contains(r.detail(t), "device flow login is not enabled on this Runtime: start serve with --github-client-id") {
 			t.Errorf("%s: %d %s", path, r.status, r.body)
 		}
 	}

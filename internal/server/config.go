@@ -108,6 +108,8 @@ type Config struct {
 	// OIDCTokenTTL is the lifetime of the Runtime tokens an OIDC exchange
 	// issues (at most, and by default, MaxOIDCTokenTTL).
 	OIDCTokenTTL time.Duration
+	// DeviceFlow configures the GitHub device flow login (deviceflow.go).
+	DeviceFlow DeviceFlowConfig
 	// AppIdleTimeout stops an interactive run whose app got no request
 	// for this long; the run ends completed (apps.go).
 	AppIdleTimeout time.Duration
@@ -190,6 +192,7 @@ func (c Config) withDefaults() Config {
 	if c.OIDCTokenTTL <= 0 || c.OIDCTokenTTL > MaxOIDCTokenTTL {
 		c.OIDCTokenTTL = MaxOIDCTokenTTL
 	}
+	c.DeviceFlow = c.DeviceFlow.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -48,8 +48,8 @@ func (s *Server) routes() http.Handler {
 	a := func(pattern string, fn handlerFunc) { authMux.Handle(pattern, s.handle(fn)) }
 	a("GET /v1/ping", s.ping("auth"))
 	a("POST /v1/github/token-exchange", s.tokenExchange)
-	a("POST /v1/github/device-flow/code", s.deviceFlow)
-	a("POST /v1/github/device-flow/token", s.deviceFlow)
+	a("POST /v1/github/device-flow/code", s.deviceFlowCode)
+	a("POST /v1/github/device-flow/token", s.deviceFlowToken)
 	a("POST /v1/github/oidc-exchange", s.oidcExchange)
 
 	apiH := s.jsonFallback(apiMux)

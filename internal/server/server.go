@@ -45,6 +45,8 @@ type Server struct {
 	cron *dispatch.Cron
 	// apps are the apps of active interactive runs, for the proxy.
 	apps *appTable
+	// devices paces the polls of device flow logins (deviceflow.go).
+	devices deviceFlows
 
 	// base is what the server calls itself in links (baseURL).
 	base atomic.Pointer[string]
