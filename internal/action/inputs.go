@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -24,10 +25,13 @@ const (
 
 // Inputs are the Action's inputs (action.yml), defaults applied and checked.
 type Inputs struct {
-	Script           string
-	Command          Command
-	Profile          string
-	Interactive      bool
+	Script      string
+	Command     Command
+	Profile     string
+	Interactive bool
+	// Schedule is the script's cron schedule to set (nil keeps the
+	// script's; a pointer to "" removes it), from the schedule input.
+	Schedule         *string
 	WorkingDirectory string
 	APIURL           string
 	AuthURL          string
@@ -70,6 +74,7 @@ func ReadInputs(a *githubactions.Action) (Inputs, error) {
 		Command:          Command(strings.ToLower(r.str("command", string(DefaultCommand)))),
 		Profile:          r.str("profile", DefaultProfile),
 		Interactive:      r.boolean("interactive", false),
+		Schedule:         r.schedule("schedule"),
 		WorkingDirectory: r.str("working-directory", DefaultWorkingDirectory),
 		APIURL:           r.url("api-url"),
 		AuthURL:          r.url("auth-url"),
@@ -115,6 +120,15 @@ func (r *inputReader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// schedule reads a 5-field cron schedule (UTC), or "none".
+func (r *inputReader) schedule(name string) *string {
+	sched, err := deploy.ParseSchedule(strings.TrimSpace(r.a.GetInput(name)))
+	if err != nil {
+		r.fail(name, "must be "+err.Error())
+	}
+	return sched
 }
 
 func (r *inputReader) boolean(name string, def bool) bool {

@@ -60,11 +60,10 @@ func TestNoSecretReachesStdout(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	_ = Group(a, PhaseAuthenticate, func() error {
-		m.Add("eyJhbGciOiJSUzI1NiJ9.exchanged-jwt") // a token from the exchange
-		a.Infof("authenticated")
-		return nil
-	})
+	a.Group("Authenticate")
+	m.Add("eyJhbGciOiJSUzI1NiJ9.exchanged-jwt") // a token from the exchange
+	a.Infof("authenticated")
+	a.EndGroup()
 	if _, err := SaveRunState(a, RunState{RunID: "run-1", WorkspaceID: "ws", APIURL: "https://runtime.example.com"}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
-	"github.com/dlthub/runtime-action/internal/auth"
+	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/dlthub/runtime-action/internal/workspace"
@@ -34,13 +33,6 @@ type Env struct {
 	Now func() time.Time
 }
 
-func (s *step) now() time.Time {
-	if s.env.Now != nil {
-		return s.env.Now()
-	}
-	return time.Now()
-}
-
 func (e *Env) cancelLimit() time.Duration {
 	if e.CancelLimit > 0 {
 		return e.CancelLimit
@@ -58,11 +50,12 @@ type step struct {
 	gh   *Context
 	root string
 
-	c           *client.Client
-	scriptName  string // the script's name on the Runtime ("" for command sync)
-	apiURL      string
-	authURL     string
-	workspaceID string
+	scriptName string // the script's name on the Runtime ("" for command sync)
+	set        deploy.Settings
+	sess       *deploy.Session
+	log        *RunLog // the run's log while it is followed
+	ghDeploy   *Deployment
+	plans      []PackagePlan
 
 	out         Outputs
 	sum         SummaryData
@@ -70,7 +63,8 @@ type step struct {
 }
 
 // Main runs the Action's main step and returns the process exit code: 0 when
-// the run completed (or, for sync and dry runs, the sync succeeded).
+// the run completed (or, for sync and dry runs, the sync succeeded), else
+// the code deploy.ExitCode gives the command line for the same failure.
 func Main(ctx context.Context, env Env) int {
 	a := newStepAction(env)
 	s := &step{env: env, a: a}
@@ -83,12 +77,11 @@ func Main(ctx context.Context, env Env) int {
 	}
 	if rerr := s.report(); rerr != nil {
 		Annotate(a, s.m, rerr)
-		return 1
+		if err == nil {
+			return deploy.ExitError
+		}
 	}
-	if err != nil {
-		return 1
-	}
-	return 0
+	return deploy.ExitCode(err)
 }
 
 func errorText(err error) string {
@@ -107,7 +100,7 @@ func (s *step) main(ctx context.Context) error {
 	m, mErr := MaskSecrets(s.a, in, root)
 	s.m = m
 	if inErr != nil {
-		return Fail("Invalid input", inErr, "Fix the step's `with:` inputs; action.yml lists them with their defaults.")
+		return &Failure{Class: deploy.ClassUsage, Title: "Invalid input", Err: inErr, Fix: "Fix the step's `with:` inputs; action.yml lists them with their defaults."}
 	}
 	if mErr != nil {
 		return Fail("Invalid settings file", mErr, "")
@@ -123,14 +116,32 @@ func (s *step) main(ctx context.Context) error {
 		s.a.Warningf("read the workflow event: %v", ctxErr)
 	}
 	s.sum.Script, s.sum.Profile = in.Script, in.Profile
+	req := deploy.Request{
+		Root:    root,
+		Profile: in.Profile,
+		DryRun:  in.DryRun,
+		Wait:    in.Wait,
+		Spec:    deploy.ScriptSpec{Type: api.ScriptBatch, Profile: in.Profile, Schedule: in.Schedule},
+		Follow: deploy.FollowOptions{Timeout: in.Timeout, CancelOnTimeout: in.CancelOnTimeout, CancelOnInterrupt: true,
+			CancelLimit: s.env.cancelLimit(), Interactive: in.Interactive},
+	}
+	if in.Interactive {
+		req.Spec.Type = api.ScriptInteractive
+	}
+	switch in.Command {
+	case CommandSync:
+		req.Steps = deploy.StepsSync
+	case CommandRun:
+		req.Steps = deploy.StepsRun
+	}
 	if in.Command != CommandSync {
 		// Checked before anything is uploaded: a deploy of a script that
 		// is not there could only fail after the sync.
-		name, err := deploy.ScriptName(root, root, in.Script)
+		name, err := workspace.ScriptName(root, root, in.Script)
 		if err != nil {
 			return Fail("Script not found", err, "The script input is a path relative to working-directory ("+in.WorkingDirectory+"), e.g. script: pipelines/load.py; the file must be in the repository.")
 		}
-		s.scriptName = name
+		s.scriptName, req.Script = name, name
 	}
 	cleanup, err := WriteProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
 	if err != nil {
@@ -141,115 +152,93 @@ func (s *step) main(ctx context.Context) error {
 			s.a.Warningf("restore the profile files: %v", err)
 		}
 	}()
-
-	if err := Group(s.a, PhaseAuthenticate, func() error { return s.authenticate(ctx) }); err != nil {
-		return err
-	}
-	eng := &deploy.Engine{Client: s.c, WorkspaceID: s.workspaceID, Root: root, Report: reporter{s.a}}
-	if in.Command == CommandDeploy {
-		eng.Script = s.scriptName
-	}
-	if in.DryRun {
-		return s.dryRun(ctx, eng)
-	}
-	if in.Command != CommandRun {
-		if err := s.sync(ctx, eng); err != nil {
-			return err
-		}
-		if in.Command == CommandSync {
-			return nil
-		}
-	}
-	return s.run(ctx, eng)
-}
-
-// reporter prints the engine's progress in the job log.
-type reporter struct{ a *githubactions.Action }
-
-func (r reporter) Progress(msg string) { r.a.Infof("%s", msg) }
-func (r reporter) Warn(msg string)     { r.a.Warningf("%s", msg) }
-
-// authenticate settles the Runtime, the token and the workspace: token
-// input, github-token exchange, GitHub OIDC, then the workspace's settings.
-func (s *step) authenticate(ctx context.Context) error {
-	in := s.in
-	set, err := workspace.Load(s.root, s.a.Getenv, s.a.Getenv("HOME"))
+	set, err := resolveSettings(s.env, in, root)
 	if err != nil {
 		return Fail("Invalid settings file", err, "")
 	}
-	s.m.Add(set.AuthToken)
-	s.apiURL = firstNonEmpty(in.APIURL, set.APIBaseURL)
-	if s.apiURL == "" {
+	s.m.Add(set.Token.Value)
+	if set.APIURL.Value == "" {
 		return NoRuntimeURL()
 	}
-	s.authURL = firstNonEmpty(in.AuthURL, set.AuthBaseURL, strings.TrimRight(s.apiURL, "/")+"/auth")
-	opts := clientOptionsFor(s.env, s.apiURL, s.authURL)
-	token, how, err := s.token(ctx, opts, set)
+	req.Login = s.login(set)
+	res, err := deploy.Run(ctx, req, observer{s})
+	s.finish(ctx, req, res, err)
 	if err != nil {
-		return err
+		return s.explain(err, res)
 	}
-	s.m.Add(token)
-	if c, err := auth.Decode(token); err == nil && !c.Expiry.IsZero() && !s.now().Before(c.Expiry) {
-		return Fail("Runtime token expired", fmt.Errorf("the token (%s) expired at %s", how, c.Expiry.UTC().Format(time.RFC3339)),
-			"Pass a current token in the token input (update the secret it comes from), or use GitHub OIDC, whose tokens are made for each job.")
+	if in.DryRun {
+		s.writePlan(ctx, res.Plan)
 	}
-	opts.Token = token
-	s.c = client.New(opts)
-	s.workspaceID = firstNonEmpty(in.WorkspaceID, set.WorkspaceID)
-	me, err := s.c.Me(ctx)
-	if err != nil {
-		if client.IsStatus(err, http.StatusUnauthorized) {
-			return Fail("Runtime token refused", err, "The token ("+how+") is invalid or expired: pass a current one in the token input, or use OIDC.")
-		}
-		return Fail("Runtime unreachable", err, "Check api-url ("+s.apiURL+") and that the Runtime is up.")
-	}
-	if s.workspaceID == "" {
-		s.workspaceID = me.DefaultWorkspace.ID
-		s.a.Infof("Workspace: %s (%s), the default of %s; set workspace-id to choose another", me.DefaultWorkspace.Name, s.workspaceID, me.Email)
-	}
-	s.a.Infof("Authenticated as %s with %s on %s, workspace %s", me.Email, how, s.apiURL, s.workspaceID)
 	return nil
 }
 
-func (s *step) token(ctx context.Context, opts client.Options, set workspace.Settings) (token, how string, err error) {
-	in := s.in
-	switch {
-	case in.Token != "":
-		return in.Token, "the token input", nil
-	case in.GitHubToken != "":
-		res, err := client.New(opts).TokenExchange(ctx, in.GitHubToken)
-		if err != nil {
-			return "", "", Fail("GitHub token exchange failed", fmt.Errorf("exchange github-token at %s: %w", s.authURL, err), "Check that the GitHub account is allowed on the Runtime, or pass the token input instead.")
-		}
-		return res.JWT, "a GitHub token exchange", nil
-	}
-	if ok, _ := OIDCFromEnv(s.a.Getenv); ok {
-		id, err := OIDCToken(ctx, s.a, s.m, s.gh, in.OIDCAudience)
-		if err != nil {
-			return "", "", err
-		}
-		res, err := client.New(opts).OIDCExchange(ctx, id, firstNonEmpty(in.WorkspaceID, set.WorkspaceID))
-		if errors.Is(err, client.ErrOIDCNotOffered) {
-			return "", "", OIDCNotOffered(s.authURL)
-		}
-		if err != nil {
-			return "", "", Fail("GitHub OIDC exchange refused", fmt.Errorf("exchange the GitHub ID token at %s: %w", s.authURL, err),
-				"Add a trust rule for this repository on the Runtime (runtime-action serve trust add --workspace ID --repository-id N --repository-owner-id N), or pass the token input.")
-		}
-		return res.JWT, "GitHub OIDC", nil
-	}
-	if set.AuthToken != "" {
-		return set.AuthToken, "the workspace's settings", nil
-	}
-	if s.gh != nil && s.gh.PullRequest.FromFork() {
-		return "", "", OIDCUnavailable(s.gh)
-	}
-	return "", "", Fail("No Runtime credentials", errors.New("no token input, no github-token input, no GitHub OIDC token and no [runtime] auth_token in the workspace's settings"),
-		"Pass a token from a secret (token: ${{ secrets.RUNTIME_TOKEN }}), or use OIDC:\n\n"+OIDCPermissionsYAML)
+// resolveSettings resolves the settings with the inputs on top: the main
+// step and the post step read them the same way.
+func resolveSettings(env Env, in Inputs, root string) (deploy.Settings, error) {
+	return deploy.ResolveSettings(root, env.Getenv, env.Getenv("HOME"), deploy.Overrides{
+		APIURL:      deploy.Override{Value: in.APIURL, Name: "the api-url input"},
+		AuthURL:     deploy.Override{Value: in.AuthURL, Name: "the auth-url input"},
+		WorkspaceID: deploy.Override{Value: in.WorkspaceID, Name: "the workspace-id input"},
+		Token:       deploy.Override{Value: in.Token, Name: "the token input"},
+	})
 }
 
-func clientOptionsFor(env Env, apiURL, authURL string) client.Options {
-	opts := client.Options{APIBaseURL: apiURL, AuthBaseURL: authURL, UserAgent: "runtime-action/" + env.Version}
+// login says how the Action authenticates: the token input, else a
+// github-token exchange, else GitHub OIDC, else the workspace's settings.
+func (s *step) login(set deploy.Settings) deploy.Login {
+	s.set = set
+	return deploy.Login{
+		Settings: set,
+		Client:   clientOptionsFor(s.env),
+		Exchange: s.exchange,
+		NoToken:  s.noToken,
+		Verify:   true,
+		Now:      s.env.Now,
+	}
+}
+
+func (s *step) exchange(ctx context.Context, opts client.Options) (deploy.Setting, bool, error) {
+	in := s.in
+	exchanged := func(jwt, how string) (deploy.Setting, bool, error) {
+		s.m.Add(jwt)
+		return deploy.Setting{Value: jwt, Source: deploy.Source{Kind: deploy.FromExchange, Name: how}}, true, nil
+	}
+	if in.GitHubToken != "" {
+		res, err := client.New(opts).TokenExchange(ctx, in.GitHubToken)
+		if err != nil {
+			return deploy.Setting{}, false, Fail("GitHub token exchange failed", fmt.Errorf("exchange github-token at %s: %w", opts.AuthBaseURL, err), "Check that the GitHub account is allowed on the Runtime, or pass the token input instead.")
+		}
+		return exchanged(res.JWT, "a GitHub token exchange")
+	}
+	if ok, _ := OIDCFromEnv(s.a.Getenv); !ok {
+		return deploy.Setting{}, false, nil
+	}
+	id, err := OIDCToken(ctx, s.a, s.m, s.gh, in.OIDCAudience)
+	if err != nil {
+		return deploy.Setting{}, false, err
+	}
+	res, err := client.New(opts).OIDCExchange(ctx, id, s.set.WorkspaceID.Value)
+	if errors.Is(err, client.ErrOIDCNotOffered) {
+		return deploy.Setting{}, false, OIDCNotOffered(opts.AuthBaseURL)
+	}
+	if err != nil {
+		return deploy.Setting{}, false, Fail("GitHub OIDC exchange refused", fmt.Errorf("exchange the GitHub ID token at %s: %w", opts.AuthBaseURL, err),
+			"Add a trust rule for this repository on the Runtime (runtime-action serve trust add --workspace ID --repository-id N --repository-owner-id N), or pass the token input.")
+	}
+	return exchanged(res.JWT, "GitHub OIDC")
+}
+
+func (s *step) noToken(deploy.Settings) error {
+	if s.gh != nil && s.gh.PullRequest.FromFork() {
+		return OIDCUnavailable(s.gh)
+	}
+	return &Failure{Class: deploy.ClassAuth, Title: "No Runtime credentials",
+		Err: errors.New("no token input, no github-token input, no GitHub OIDC token and no [runtime] auth_token in the workspace's settings"),
+		Fix: "Pass a token from a secret (token: ${{ secrets.RUNTIME_TOKEN }}), or use OIDC:\n\n" + OIDCPermissionsYAML}
+}
+
+func clientOptionsFor(env Env) client.Options {
+	opts := client.Options{UserAgent: "runtime-action/" + env.Version}
 	if env.ClientOptions != nil {
 		env.ClientOptions(&opts)
 	}
@@ -267,78 +256,17 @@ func findRoot(env Env, in Inputs) (string, error) {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(cwd, dir)
 	}
-	return deploy.FindWorkspace(dir, workspace.GlobalDir(env.Getenv, env.Getenv("HOME")))
+	return workspace.FindRoot(dir, workspace.GlobalDir(env.Getenv, env.Getenv("HOME")))
 }
 
-// workspaceSettingsFor reads the workspace's settings for the post step,
-// which has no use for an error: it only looks for a token.
-func workspaceSettingsFor(s *step, env Env) workspace.Settings {
-	root, err := findRoot(env, s.in)
-	if err != nil {
-		return workspace.Settings{}
+// writePlan puts a dry run's plan in the job summary (or the log) and, when
+// asked, in a pull request comment.
+func (s *step) writePlan(ctx context.Context, sp *deploy.ScriptPlan) {
+	data := PlanData{Script: s.in.Script, Profile: s.in.Profile, Packages: s.plans}
+	if sp != nil {
+		data.ScriptPlan = fmt.Sprintf("%s (%s)", sp.State(), sp.Describe())
 	}
-	set, _ := workspace.Load(root, env.Getenv, env.Getenv("HOME"))
-	return set
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func (s *step) sync(ctx context.Context, eng *deploy.Engine) error {
-	var dep, conf *deploy.SyncResult
-	err := Group(s.a, PhaseDeployment, func() (err error) {
-		dep, err = eng.SyncDeployment(ctx, false)
-		return err
-	})
-	if err != nil {
-		return Fail("Deployment sync failed", err, "")
-	}
-	changed := dep.Changed
-	s.out.DeploymentID, s.out.DeploymentVersion, s.out.DeploymentChanged = dep.Package.ID, dep.Package.Version, &changed
-	s.sum.Deployment = &PackageResult{ID: dep.Package.ID, Version: dep.Package.Version, Changed: dep.Changed}
-	err = Group(s.a, PhaseConfiguration, func() (err error) {
-		conf, err = eng.SyncConfiguration(ctx, false)
-		return err
-	})
-	if err != nil {
-		return Fail("Configuration sync failed", err, "")
-	}
-	cchanged := conf.Changed
-	s.out.ConfigurationID, s.out.ConfigurationVersion, s.out.ConfigurationChanged = conf.Package.ID, conf.Package.Version, &cchanged
-	s.sum.Configuration = &PackageResult{ID: conf.Package.ID, Version: conf.Package.Version, Changed: conf.Changed}
-	return nil
-}
-
-func (s *step) dryRun(ctx context.Context, eng *deploy.Engine) error {
-	var plans []PackagePlan
-	for _, k := range []struct {
-		phase Phase
-		sync  func(context.Context, bool) (*deploy.SyncResult, error)
-	}{{PhaseDeployment, eng.SyncDeployment}, {PhaseConfiguration, eng.SyncConfiguration}} {
-		var res *deploy.SyncResult
-		err := Group(s.a, k.phase, func() (err error) {
-			res, err = k.sync(ctx, true)
-			return err
-		})
-		if err != nil {
-			return Fail("Dry run failed", err, "")
-		}
-		pp := PackagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles}
-		if res.Package != nil {
-			pp.LatestVersion = res.Package.Version
-		}
-		for _, it := range res.Plan.Files {
-			pp.Files = append(pp.Files, it.RelativePath)
-		}
-		plans = append(plans, pp)
-	}
-	plan := RenderPlan(PlanData{Script: s.in.Script, Profile: s.in.Profile, Packages: plans})
+	plan := RenderPlan(data)
 	if ok, err := WriteSummary(s.a, s.m, plan); err != nil {
 		s.a.Warningf("%v", err)
 	} else if ok {
@@ -360,5 +288,4 @@ func (s *step) dryRun(ctx context.Context, eng *deploy.Engine) error {
 			s.a.Infof("plan posted: %s", url)
 		}
 	}
-	return nil
 }

@@ -8,61 +8,170 @@ import (
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/api"
-	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 )
 
-func (s *step) run(ctx context.Context, eng *deploy.Engine) error {
-	in := s.in
-	var script *api.Script
-	err := Group(s.a, PhaseScript, func() (err error) {
-		typ := api.ScriptBatch
-		if in.Interactive {
-			typ = api.ScriptInteractive
-		}
-		script, _, err = eng.UpsertScript(ctx, s.scriptName, deploy.ScriptSpec{Type: typ, Profile: in.Profile})
-		return err
-	})
-	if err != nil {
-		return Fail("Script not created", err, "")
-	}
-	s.sum.Script, s.out.ScriptURL, s.sum.ScriptURL = script.Name, script.ScriptURL, script.ScriptURL
+// observer renders the engine's report in the job log: a log group per
+// phase, progress lines, the run's log, and the outputs and summary.
+type observer struct{ s *step }
 
-	var ghDeploy *Deployment
-	if in.Environment != "" {
-		ghDeploy = StartGitHubDeployment(ctx, s.a, s.gh, in.RepoToken, in.Environment, "dlt Runtime: "+script.Name, s.env.GitHubHTTP)
-	}
-	success := false
-	defer func() {
-		ghDeploy.Finish(context.WithoutCancel(ctx), s.a, success, fmt.Sprintf("run %s: %s", s.out.RunID, s.out.Status), s.out.ScriptURL)
-	}()
+var _ deploy.Observer = observer{}
 
-	var run *api.Run
-	err = Group(s.a, PhaseRun, func() (err error) {
-		run, err = eng.StartRun(ctx, script, in.Profile)
+func (o observer) Progress(msg string) { o.s.a.Infof("%s", msg) }
+func (o observer) Warn(msg string)     { o.s.a.Warningf("%s", msg) }
+
+// groupTitle is a phase's log group: the follow phase holds the run's log.
+func groupTitle(p deploy.Phase) string {
+	if p == deploy.PhaseFollow {
+		return string(PhaseLogs)
+	}
+	return p.Title()
+}
+
+func (o observer) PhaseStarted(p deploy.Phase) {
+	o.s.a.Group(groupTitle(p))
+	if p == deploy.PhaseFollow {
+		log, err := NewRunLog(o.s.env.Stdout, o.s.m, LogDir(o.s.a.Getenv), 100)
 		if err != nil {
-			return err
+			o.s.a.Warningf("%v", err)
 		}
-		s.a.Infof("Run #%d of %q started: %s", run.Number, script.Name, run.ID)
-		return nil
-	})
+		o.s.log = log
+	}
+}
+
+func (o observer) PhaseEnded(p deploy.Phase, err error) {
+	if p == deploy.PhaseFollow && o.s.log != nil {
+		o.s.log.Close()
+		o.s.out.LogsFile = o.s.log.Path()
+		o.s.sum.LogTail = o.s.log.Tail()
+		o.s.log = nil
+	}
+	// The group closes whatever the outcome, so that a failure's
+	// annotation is printed outside it and stays visible.
+	o.s.a.EndGroup()
+}
+
+func (o observer) Authenticated(sess *deploy.Session) {
+	s := o.s
+	s.sess = sess
+	s.m.Add(sess.Settings.Token.Value)
+	me, err := sess.Me(context.Background())
 	if err != nil {
-		return Fail("Run not started", err, "")
+		return
 	}
-	s.setRun(&api.DetailedRun{Run: *run, Script: *script})
-	if !in.Wait {
-		success = true
-		return nil
+	if sess.DefaultWorkspace {
+		s.a.Infof("Workspace: %s (%s), the default of %s; set workspace-id to choose another", me.DefaultWorkspace.Name, sess.WorkspaceID, me.Email)
 	}
-	if _, err := SaveRunState(s.a, RunState{RunID: run.ID, WorkspaceID: s.workspaceID, APIURL: s.apiURL}); err != nil {
+	s.a.Infof("Authenticated as %s with %s on %s, workspace %s", me.Email, sess.Settings.Token.Source, sess.Settings.APIURL.Value, sess.WorkspaceID)
+}
+
+func (o observer) Synced(res *deploy.SyncResult) {
+	s := o.s
+	if s.in.DryRun {
+		pp := PackagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles}
+		if res.Package != nil {
+			pp.LatestVersion = res.Package.Version
+		}
+		for _, it := range res.Plan.Files {
+			pp.Files = append(pp.Files, it.RelativePath)
+		}
+		s.plans = append(s.plans, pp)
+		return
+	}
+	changed := res.Changed
+	r := &PackageResult{ID: res.Package.ID, Version: res.Package.Version, Changed: res.Changed}
+	switch res.Plan.Kind {
+	case deploy.KindDeployment:
+		s.out.DeploymentID, s.out.DeploymentVersion, s.out.DeploymentChanged = r.ID, r.Version, &changed
+		s.sum.Deployment = r
+	case deploy.KindConfiguration:
+		s.out.ConfigurationID, s.out.ConfigurationVersion, s.out.ConfigurationChanged = r.ID, r.Version, &changed
+		s.sum.Configuration = r
+	}
+}
+
+func (o observer) Planned(*deploy.ScriptPlan) {}
+
+func (o observer) ScriptReady(script *api.Script, changed bool) {
+	s := o.s
+	s.sum.Script, s.out.ScriptURL, s.sum.ScriptURL = script.Name, script.ScriptURL, script.ScriptURL
+}
+
+func (o observer) RunStarted(run *api.DetailedRun) {
+	s := o.s
+	s.a.Infof("Run #%d of %q started: %s", run.Number, run.Script.Name, run.ID)
+	s.setRun(run)
+	if s.in.Environment != "" {
+		s.ghDeploy = StartGitHubDeployment(context.Background(), s.a, s.gh, s.in.RepoToken, s.in.Environment, "dlt Runtime: "+run.Script.Name, s.env.GitHubHTTP)
+	}
+	if !s.in.Wait {
+		return
+	}
+	if _, err := SaveRunState(s.a, RunState{RunID: run.ID, WorkspaceID: s.sess.WorkspaceID, APIURL: s.sess.Settings.APIURL.Value}); err != nil {
 		s.a.Warningf("save the run for the post step: %v", err)
 	}
-	final, err := s.follow(ctx, run.ID)
-	if err != nil {
+}
+
+func (o observer) RunStatus(run *api.DetailedRun) {
+	if o.s.log != nil {
+		o.s.log.Pause()
+	}
+	o.s.a.Infof("Run #%d: %s", run.Number, run.Status)
+}
+
+func (o observer) Log(text string) {
+	if o.s.log != nil {
+		o.s.log.Write([]byte(text))
+	}
+}
+
+func (o observer) AppReady(url string, link *api.AppLinkResponse) {
+	o.s.a.Infof("App running at %s", url)
+}
+
+// finish records how far the deploy got: the run in the outputs, the post
+// step's state, and the GitHub deployment's status.
+func (s *step) finish(ctx context.Context, req deploy.Request, res *deploy.Result, err error) {
+	if res == nil || res.Run == nil {
+		return
+	}
+	s.setRun(res.Run)
+	if req.Wait && !errors.Is(err, deploy.ErrNotCancelled) {
+		// The run ended, was cancelled, or is left going on purpose: the
+		// post step leaves it alone.
+		if serr := SettleRunState(s.a); serr != nil {
+			s.a.Warningf("%v", serr)
+		}
+	}
+	success := err == nil
+	s.ghDeploy.Finish(context.WithoutCancel(ctx), s.a, success, fmt.Sprintf("run %s: %s", s.out.RunID, s.out.Status), s.out.ScriptURL)
+}
+
+// explain gives the engine's failures what to do next, as the Action says
+// it (the inputs to change, the log to read).
+func (s *step) explain(err error, res *deploy.Result) error {
+	var e *deploy.Error
+	if !errors.As(err, &e) {
 		return err
 	}
-	success = final.Status == api.StatusCompleted
-	return runFailure(final, s.sum.LogTail)
+	runID := ""
+	if res != nil && res.Run != nil {
+		runID = res.Run.ID
+	}
+	switch {
+	case errors.Is(err, deploy.ErrNoRuntimeURL):
+		return NoRuntimeURL()
+	case e.Fix != "":
+	case e.Class == deploy.ClassRunFailed && res.Run != nil:
+		return runFailure(res.Run, s.sum.LogTail)
+	case e.Class == deploy.ClassTimeout && !s.in.CancelOnTimeout:
+		e.Fix = "Raise the timeout input, or follow it with: runtime-action runs " + runID + " logs -f"
+	case e.Class == deploy.ClassTimeout:
+		e.Fix = "Raise the timeout input, or set cancel-on-timeout: false to leave long runs going."
+	case e.Phase == deploy.PhaseFollow && e.Class == deploy.ClassOther:
+		e.Fix = "It may still be running: runtime-action runs " + runID + " logs -f"
+	}
+	return err
 }
 
 // setRun records what is known of the run in the outputs and the summary.
@@ -81,90 +190,6 @@ func (s *step) setRun(r *api.DetailedRun) {
 	}
 }
 
-// follow streams the run's log into the job log until the run ends, the
-// timeout passes, or the workflow is cancelled (ctx done), cancelling the
-// run in the last two cases.
-func (s *step) follow(ctx context.Context, runID string) (*api.DetailedRun, error) {
-	var final *api.DetailedRun
-	err := Group(s.a, PhaseLogs, func() error {
-		log, err := NewRunLog(s.env.Stdout, s.m, LogDir(s.a.Getenv), 100)
-		if err != nil {
-			s.a.Warningf("%v", err)
-		}
-		fctx, cancel := context.WithTimeout(ctx, s.in.Timeout)
-		defer cancel()
-		var last api.RunStatus
-		final, err = s.c.Follow(fctx, s.workspaceID, runID, client.FollowHandler{
-			OnLog: func(text string) {
-				if log != nil {
-					log.Write([]byte(text))
-				}
-			},
-			OnStatus: func(r *api.DetailedRun) {
-				if r.Status == last {
-					return
-				}
-				last = r.Status
-				if log != nil {
-					log.Pause()
-				}
-				s.a.Infof("Run #%d: %s", r.Number, r.Status)
-			},
-		})
-		if log != nil {
-			log.Close()
-			s.out.LogsFile = log.Path()
-			s.sum.LogTail = log.Tail()
-		}
-		return err
-	})
-	if err == nil {
-		s.setRun(final)
-		if err := SettleRunState(s.a); err != nil {
-			s.a.Warningf("%v", err)
-		}
-		return final, nil
-	}
-	label := fmt.Sprintf("run %s", runID)
-	if s.out.RunNumber > 0 {
-		label = fmt.Sprintf("run #%d of %q", s.out.RunNumber, s.sum.Script)
-	}
-	switch {
-	case ctx.Err() != nil:
-		// The workflow was cancelled: stop the run before the runner kills us.
-		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
-		if cerr != nil {
-			return nil, Fail("Run not cancelled", fmt.Errorf("the workflow was cancelled, and cancelling %s failed: %w", label, cerr), "Cancel it by hand: runtime-action runs "+runID+" cancel")
-		}
-		s.setRun(r)
-		SettleRunState(s.a)
-		return nil, Fail("Workflow cancelled", fmt.Errorf("the workflow was cancelled, so %s was cancelled too (now %s)", label, r.Status), "")
-	case errors.Is(err, context.DeadlineExceeded):
-		if !s.in.CancelOnTimeout {
-			SettleRunState(s.a)
-			if r, gerr := s.c.GetRun(context.WithoutCancel(ctx), s.workspaceID, runID); gerr == nil {
-				s.setRun(r)
-			}
-			return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s; it goes on (cancel-on-timeout is false)", label, s.in.Timeout),
-				"Raise the timeout input, or follow it with: runtime-action runs "+runID+" logs -f")
-		}
-		r, cerr := CancelDetached(context.WithoutCancel(ctx), s.c, s.workspaceID, runID, s.env.cancelLimit())
-		if cerr != nil {
-			return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s, and cancelling it failed: %w", label, s.in.Timeout, cerr),
-				"Cancel it by hand: runtime-action runs "+runID+" cancel")
-		}
-		s.setRun(r)
-		SettleRunState(s.a)
-		state := "it was cancelled"
-		if !r.Status.Terminal() {
-			state = "it is being cancelled (" + string(r.Status) + ")"
-		}
-		return nil, Fail("Run timed out", fmt.Errorf("%s did not end within %s, so %s", label, s.in.Timeout, state),
-			"Raise the timeout input, or set cancel-on-timeout: false to leave long runs going.")
-	}
-	return nil, Fail("Following the run failed", fmt.Errorf("follow %s: %w", label, err), "It may still be running: runtime-action runs "+runID+" logs -f")
-}
-
 // failedTail is how many of the last log lines a failed run's annotation
 // shows: the annotation is what the run's page shows first.
 const failedTail = 5
@@ -172,11 +197,10 @@ const failedTail = 5
 // runFailure turns a terminal run that did not complete into the step's
 // failure; its annotation quotes the last lines of the log.
 func runFailure(r *api.DetailedRun, tail []string) error {
-	switch r.Status {
-	case api.StatusCompleted:
-		return nil
-	case api.StatusCancelled:
-		return Fail("Run cancelled", fmt.Errorf("run #%d of %q was cancelled", r.Number, r.Script.Name), "")
+	err := deploy.RunOutcome(r)
+	var e *deploy.Error
+	if !errors.As(err, &e) || e.Class != deploy.ClassRunFailed {
+		return err
 	}
 	fix := "The run's whole log is in this step's \"Logs\" group and in the logs-file output."
 	if n := len(tail); n > 0 {
@@ -187,7 +211,8 @@ func runFailure(r *api.DetailedRun, tail []string) error {
 		}
 		fix = fmt.Sprintf("%s\n%s\n\n%s", head, strings.Join(last, "\n"), fix)
 	}
-	return Fail("Run "+string(r.Status), fmt.Errorf("run #%d of %q %s", r.Number, r.Script.Name, r.Status), fix)
+	e.Fix = fix
+	return e
 }
 
 // report writes the outputs and the job summary, whatever the outcome. An
@@ -208,33 +233,42 @@ func (s *step) report() error {
 }
 
 // PostMain runs the post step: the cancel backstop for a run the main step
-// registered but could not settle.
+// registered but could not settle. It resolves the settings as the main
+// step does, with the Runtime the main step saved.
 func PostMain(ctx context.Context, env Env) int {
 	a := newStepAction(env)
 	s := &step{env: env, a: a}
-	err := Post(ctx, a, func(ctx context.Context, st RunState) (RunCanceller, error) {
+	err := Post(ctx, a, func(ctx context.Context, st RunState) (deploy.RunCanceller, error) {
 		in, _ := ReadInputs(a)
 		s.in = in
 		s.m = NewMasker(a)
 		s.m.Add(in.Token)
 		s.m.Add(in.GitHubToken)
 		s.gh, _ = LoadContext(a)
-		if in.APIURL == "" {
-			in.APIURL = st.APIURL
-		}
-		s.in = in
-		opts := clientOptionsFor(env, st.APIURL, firstNonEmpty(in.AuthURL, st.APIURL+"/auth"))
-		tok, _, err := s.token(ctx, opts, workspaceSettingsFor(s, env))
+		root, _ := findRoot(env, in)
+		s.root = root
+		set, err := resolveSettings(env, in, root)
 		if err != nil {
 			return nil, err
 		}
-		s.m.Add(tok)
-		opts.Token = tok
-		return client.New(opts), nil
+		s.m.Add(set.Token.Value)
+		set.SetAPIURL(deploy.Setting{Value: st.APIURL, Source: deploy.Source{Kind: deploy.FromFlag, Name: "the main step's saved state"}})
+		l := s.login(set)
+		l.Verify = false
+		l.Workspace = func(_ context.Context, sess *deploy.Session) error {
+			sess.WorkspaceID = st.WorkspaceID
+			return nil
+		}
+		sess, err := deploy.Authenticate(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		s.m.Add(sess.Settings.Token.Value)
+		return sess.Runtime, nil
 	}, env.cancelLimit())
 	if err != nil {
 		Annotate(a, s.m, err)
-		return 1
+		return deploy.ExitCode(err)
 	}
 	return 0
 }

@@ -4,53 +4,20 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/sethvargo/go-githubactions"
 )
 
-// Phase is a log group's title: one per step of the Action.
+// Phase is a log group's title where it is not the engine phase's own.
 type Phase string
 
-// The Action's phases, in order.
-const (
-	PhaseAuthenticate  Phase = "Authenticate"
-	PhaseDeployment    Phase = "Deployment sync"
-	PhaseConfiguration Phase = "Configuration sync"
-	PhaseScript        Phase = "Script"
-	PhaseRun           Phase = "Run"
-	PhaseLogs          Phase = "Logs"
-)
-
-// Group runs fn inside a collapsible log group titled p; the group is closed
-// whatever fn returns, so a failure's annotation is printed outside it and
-// stays visible.
-func Group(a *githubactions.Action, p Phase, fn func() error) error {
-	a.Group(string(p))
-	defer a.EndGroup()
-	return fn()
-}
+// PhaseLogs is the group of the engine's follow phase: it holds the run's log.
+const PhaseLogs Phase = "Logs"
 
 // Failure is an error the Action reports as an annotation: a short title,
-// what went wrong, and what to do about it.
-type Failure struct {
-	Title string // e.g. "Authentication failed"
-	Err   error
-	Fix   string // may be empty; may span lines (YAML to paste)
-}
-
-// Error is the message and the fix.
-func (f *Failure) Error() string {
-	msg := "failed"
-	if f.Err != nil {
-		msg = f.Err.Error()
-	}
-	if f.Fix != "" {
-		msg += ": " + f.Fix
-	}
-	return msg
-}
-
-// Unwrap returns the cause.
-func (f *Failure) Unwrap() error { return f.Err }
+// what went wrong, and what to do about it. It is the engine's classified
+// error, so that the exit code and the title come from one place.
+type Failure = deploy.Error
 
 // Fail wraps err as a Failure with a title and a fix; nil stays nil.
 func Fail(title string, err error, fix string) error {
@@ -60,11 +27,8 @@ func Fail(title string, err error, fix string) error {
 	return &Failure{Title: title, Err: err, Fix: fix}
 }
 
-// DefaultFailureTitle titles errors that carry no title of their own.
-const DefaultFailureTitle = "runtime-action failed"
-
-// Annotate prints err as an `error` annotation: the title of the Failure it
-// wraps (or DefaultFailureTitle), the message, and the fix on lines of its
+// Annotate prints err as an `error` annotation: the title deploy.Title
+// gives it, the message, and the fix on lines of its
 // own. The message goes through the command's escaping, so a value in it
 // cannot end the annotation early or start another command, and through m
 // (may be nil), so a secret that slipped into an error is not printed.
@@ -72,12 +36,9 @@ func Annotate(a *githubactions.Action, m *Masker, err error) {
 	if err == nil {
 		return
 	}
-	title, msg := DefaultFailureTitle, err.Error()
+	title, msg := deploy.Title(err), err.Error()
 	var f *Failure
 	if errors.As(err, &f) {
-		if f.Title != "" {
-			title = f.Title
-		}
 		if f.Err != nil {
 			msg = f.Err.Error()
 		}

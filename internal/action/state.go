@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -75,37 +75,11 @@ func ReadRunState(a *githubactions.Action) (st RunState, ok bool) {
 	return st, ok
 }
 
-// RunCanceller is what cancelling a run needs from the Runtime's HTTP client
-// (internal/client's *Client has these methods).
-type RunCanceller interface {
-	GetRun(ctx context.Context, workspaceID, runID string) (*api.DetailedRun, error)
-	CancelRun(ctx context.Context, workspaceID, runID string) (*api.DetailedRun, error)
-}
-
-// CancelDetached cancels the run even though ctx may be done already (the
-// workflow was cancelled, the signal cancelled ctx), within limit. A run that
-// is terminal already, or turns terminal while being cancelled, is not an
-// error. It returns the run as last seen.
-func CancelDetached(ctx context.Context, c RunCanceller, workspaceID, runID string, limit time.Duration) (*api.DetailedRun, error) {
-	ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), limit)
-	defer stop()
-	run, err := c.CancelRun(ctx, workspaceID, runID)
-	if err == nil {
-		return run, nil
-	}
-	// The contract answers 400 for a run already terminal: look before
-	// calling it a failure.
-	if got, gerr := c.GetRun(ctx, workspaceID, runID); gerr == nil && got.Status.Terminal() {
-		return got, nil
-	}
-	return nil, fmt.Errorf("cancel run %q: %w", runID, err)
-}
-
 // Post is the post step: when the main step registered a run it did not
 // settle (it was killed while waiting, before it could cancel the run),
 // connect builds a client for the saved Runtime and the run is cancelled if
 // it is not terminal. It prints one line saying what it did.
-func Post(ctx context.Context, a *githubactions.Action, connect func(context.Context, RunState) (RunCanceller, error), limit time.Duration) error {
+func Post(ctx context.Context, a *githubactions.Action, connect func(context.Context, RunState) (deploy.RunCanceller, error), limit time.Duration) error {
 	st, ok := ReadRunState(a)
 	if !ok {
 		a.Infof("%s", "runtime-action post: no run left to clean up")
@@ -126,7 +100,7 @@ func Post(ctx context.Context, a *githubactions.Action, connect func(context.Con
 		return nil
 	}
 	before := run.Status
-	run, err = CancelDetached(ctx, c, st.WorkspaceID, st.RunID, limit)
+	run, err = deploy.CancelDetached(ctx, c, st.WorkspaceID, st.RunID, limit)
 	if err != nil {
 		return fmt.Errorf("post step: %w", err)
 	}

@@ -12,9 +12,10 @@ import (
 
 	"github.com/dlthub/runtime-action/internal/api"
 	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/deploy"
 )
 
-var _ RunCanceller = (*client.Client)(nil)
+var _ deploy.RunCanceller = (*client.Client)(nil)
 
 // fakeRuntime stands in for dltHub's hosted Runtime API (which cannot run
 // here), speaking the contract's wire format for the two run endpoints the
@@ -119,7 +120,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeRuntime) connect(_ context.Context, st RunState) (RunCanceller, error) {
+func (f *fakeRuntime) connect(_ context.Context, st RunState) (deploy.RunCanceller, error) {
 	if st.APIURL != f.srv.URL {
 		f.t.Errorf("connect to %q, want the saved %q", st.APIURL, f.srv.URL)
 	}
@@ -220,7 +221,7 @@ func TestCancelDetached(t *testing.T) {
 	c, _ := f.connect(context.Background(), RunState{APIURL: f.srv.URL})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	run, err := CancelDetached(ctx, c, fakeWS, "r", time.Second)
+	run, err := deploy.CancelDetached(ctx, c, fakeWS, "r", time.Second)
 	if err != nil || run.Status != api.StatusCancelling {
 		t.Fatalf("CancelDetached() = %v, %v; want cancelling", run, err)
 	}
@@ -229,7 +230,7 @@ func TestCancelDetached(t *testing.T) {
 	defer close(f.block)
 	f.addRun("slow", 2, api.StatusRunning)
 	start := time.Now()
-	_, err = CancelDetached(ctx, c, fakeWS, "slow", 150*time.Millisecond)
+	_, err = deploy.CancelDetached(ctx, c, fakeWS, "slow", 150*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), `cancel run "slow"`) {
 		t.Errorf("err = %v, want the cancel to fail naming the run", err)
 	}

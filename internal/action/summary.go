@@ -260,9 +260,12 @@ type PackagePlan struct {
 
 // PlanData is a dry run's result.
 type PlanData struct {
-	Script   string
-	Profile  string
-	Packages []PackagePlan
+	Script  string
+	Profile string
+	// ScriptPlan says what would happen to the script, e.g. "would be
+	// created (batch, profile prod, no schedule)"; "" for a sync.
+	ScriptPlan string
+	Packages   []PackagePlan
 }
 
 // RenderPlan renders a dry run's plan as markdown: per package, whether it
@@ -277,6 +280,9 @@ func RenderPlan(p PlanData) string {
 			fmt.Fprintf(&b, ", profile %s", code(p.Profile))
 		}
 		b.WriteString(". Nothing was uploaded and nothing was run.\n\n")
+	}
+	if p.ScriptPlan != "" {
+		fmt.Fprintf(&b, "**script** %s: %s\n\n", code(p.Script), mdText(p.ScriptPlan))
 	}
 	for _, pk := range p.Packages {
 		added, removed := diffFiles(pk.Files, pk.LatestFiles)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dlthub/runtime-action/internal/api"
-	"github.com/dlthub/runtime-action/internal/auth"
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/dlthub/runtime-action/internal/executor"
@@ -57,33 +54,16 @@ func (g *globalOptions) validate() error {
 	return &usageError{fmt.Sprintf("invalid output format %q: use text or json", g.Output)}
 }
 
-// conn is an open connection to a Runtime and a workspace.
+// conn is an open connection to a Runtime and a workspace: the engine's
+// session, and what the command line adds (the workspace folder, the
+// embedded Runtime).
 type conn struct {
-	Root        string
-	Cwd         string
-	Client      *client.Client
-	APIURL      string
-	WorkspaceID string
-	Embedded    bool
-	Settings    workspace.Settings
-	// DefaultWorkspace is set when no workspace_id is configured and the
-	// caller's default workspace is used without saving it.
-	DefaultWorkspace bool
-	src              sources
-	close            func()
-	me               *api.Me // the caller, once asked
-}
-
-// Me asks the Runtime who the caller is, once per command.
-func (c *conn) Me(ctx context.Context) (*api.Me, error) {
-	if c.me == nil {
-		me, err := c.Client.Me(ctx)
-		if err != nil {
-			return nil, err
-		}
-		c.me = me
-	}
-	return c.me, nil
+	*deploy.Session
+	Root     string
+	Cwd      string
+	Embedded bool
+	ctx      context.Context
+	close    func()
 }
 
 func (c *conn) Close() {
@@ -93,7 +73,7 @@ func (c *conn) Close() {
 }
 
 func (c *conn) engine(r deploy.Reporter) *deploy.Engine {
-	return &deploy.Engine{Client: c.Client, WorkspaceID: c.WorkspaceID, Root: c.Root, Report: r}
+	return &deploy.Engine{Runtime: c.Runtime, WorkspaceID: c.WorkspaceID, Root: c.Root, Report: r}
 }
 
 // findRoot finds the workspace from -C or the current folder.
@@ -113,7 +93,7 @@ func (g *globalOptions) findRoot(s *Streams) (root, cwd string, err error) {
 		}
 		cwd = filepath.Clean(d)
 	}
-	root, err = deploy.FindWorkspace(cwd, workspace.GlobalDir(s.Getenv, homeDir(s)))
+	root, err = workspace.FindRoot(cwd, workspace.GlobalDir(s.Getenv, homeDir(s)))
 	if err != nil {
 		return "", "", fmt.Errorf("%w: run the command inside a workspace, or pass -C DIR", err)
 	}
@@ -149,79 +129,80 @@ func homeDir(s *Streams) string {
 	return h
 }
 
-// connect finds the workspace, reads its settings, and opens a client to the
-// configured Runtime, or to the embedded one when none is configured.
-func (g *globalOptions) connect(ctx context.Context, s *Streams) (*conn, error) {
+// login finds the workspace, resolves the settings and says how to
+// authenticate; it starts the embedded Runtime when none is configured.
+// The returned conn is not connected yet: deploy.Authenticate (or the
+// deploy's authenticate phase) does that.
+func (g *globalOptions) login(ctx context.Context, s *Streams) (*conn, deploy.Login, error) {
 	if err := g.validate(); err != nil {
-		return nil, err
+		return nil, deploy.Login{}, err
 	}
 	root, cwd, err := g.findRoot(s)
-	if err != nil && !(g.anyWorkspace && errors.Is(err, deploy.ErrNoWorkspace)) {
-		return nil, err
+	if err != nil && !(g.anyWorkspace && errors.Is(err, workspace.ErrNoWorkspace)) {
+		return nil, deploy.Login{}, err
 	}
 	noWorkspace := err
-	set, err := workspace.Load(root, s.Getenv, homeDir(s))
+	set, err := deploy.ResolveSettings(root, s.Getenv, homeDir(s), deploy.Overrides{
+		APIURL:      deploy.Override{Value: g.APIURL, Name: "--api-url"},
+		AuthURL:     deploy.Override{Value: g.AuthURL, Name: "--auth-url"},
+		WorkspaceID: deploy.Override{Value: g.WorkspaceID, Name: "--workspace-id"},
+		Token:       deploy.Override{Value: g.Token, Name: "--token"},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read settings: %w", err)
+		return nil, deploy.Login{}, fmt.Errorf("read settings: %w", err)
 	}
-	if set.Source == nil {
-		set.Source = map[string]string{}
-	}
-	for key, p := range map[string]struct{ flag, dst *string }{
-		"api_base_url":  {&g.APIURL, &set.APIBaseURL},
-		"auth_base_url": {&g.AuthURL, &set.AuthBaseURL},
-		"workspace_id":  {&g.WorkspaceID, &set.WorkspaceID},
-		"auth_token":    {&g.Token, &set.AuthToken},
-	} {
-		if *p.flag != "" {
-			*p.dst = *p.flag
-			set.Source[key] = "flag"
-		}
-	}
-	c := &conn{Root: root, Cwd: cwd, Settings: set}
-	if set.APIBaseURL == "" {
+	c := &conn{Root: root, Cwd: cwd, ctx: ctx}
+	opts := client.Options{UserAgent: "runtime-action/" + Version()}
+	if set.APIURL.Value == "" {
 		if noWorkspace != nil {
 			// The embedded Runtime lives in a workspace.
-			return nil, noWorkspace
+			return nil, deploy.Login{}, noWorkspace
 		}
-		if err := c.startEmbedded(ctx, s); err != nil {
-			return nil, err
+		srv, err := c.startEmbedded(ctx, s)
+		if err != nil {
+			return nil, deploy.Login{}, err
 		}
-	} else {
-		c.src = settingSources(set, s)
-		if strings.HasSuffix(strings.TrimRight(set.APIBaseURL, "/"), "/v1") {
-			fmt.Fprintf(s.Err, "Warning: the API URL %s (set by %s) ends with /v1: the Runtime's base URL comes without it\n", set.APIBaseURL, c.src.apiURL)
-		}
-		if set.AuthToken == "" {
-			return nil, withCode(ExitAuth, fmt.Errorf(`not logged in to the Runtime at %s: run "runtime-action login", or set RUNTIME__AUTH_TOKEN`, set.APIBaseURL))
-		}
-		if claims, err := auth.Decode(set.AuthToken); err == nil && !claims.Expiry.IsZero() && !time.Now().Before(claims.Expiry) {
-			return nil, withCode(ExitAuth, fmt.Errorf("the token from %s expired at %s: %s", c.src.token, claims.Expiry.UTC().Format(time.RFC3339), c.src.tokenFix))
-		}
-		authURL := set.AuthBaseURL
-		if authURL == "" {
-			authURL = strings.TrimRight(set.APIBaseURL, "/") + "/auth"
-		}
-		c.APIURL = set.APIBaseURL
-		c.Client = client.New(client.Options{APIBaseURL: set.APIBaseURL, AuthBaseURL: authURL, Token: set.AuthToken, UserAgent: "runtime-action/" + Version()})
+		embedded := deploy.Source{Kind: deploy.FromEmbedded}
+		set.SetAPIURL(deploy.Setting{Value: srv.URL, Source: embedded})
+		set.AuthURL = deploy.Setting{Value: srv.AuthURL(), Source: embedded}
+		set.Token = deploy.Setting{Value: srv.AdminToken(), Source: embedded}
+		set.WorkspaceID = deploy.Setting{}
+		// In-process, polling is cheap: follow runs closely.
+		opts.PollInterval = 100 * time.Millisecond
+	} else if strings.HasSuffix(strings.TrimRight(set.APIURL.Value, "/"), "/v1") {
+		fmt.Fprintf(s.Err, "Warning: the API URL %s (set by %s) ends with /v1: the Runtime's base URL comes without it\n", set.APIURL.Value, set.APIURL.Source)
 	}
-	if err := c.resolveWorkspace(ctx, s, g.anyWorkspace); err != nil {
+	return c, deploy.Login{
+		Settings: set,
+		Client:   opts,
+		Workspace: func(ctx context.Context, sess *deploy.Session) error {
+			return c.resolveWorkspace(ctx, s, sess, g.anyWorkspace)
+		},
+	}, nil
+}
+
+// connect finds the workspace, reads its settings, and opens a session with
+// the configured Runtime, or with the embedded one when none is configured.
+func (g *globalOptions) connect(ctx context.Context, s *Streams) (*conn, error) {
+	c, l, err := g.login(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := deploy.Authenticate(ctx, l)
+	if err != nil {
 		c.Close()
-		return nil, c.fail(err)
+		return nil, err
 	}
-	c.src.workspaceID = c.WorkspaceID
-	if c.WorkspaceID != set.WorkspaceID {
-		c.src.workspace = ""
-	}
+	c.Session = sess
 	return c, nil
 }
 
 // startEmbedded starts the Runtime server in this process, with its data in
 // the workspace's .dlt/.runtime folder, on a free loopback port.
-func (c *conn) startEmbedded(ctx context.Context, s *Streams) error {
+func (c *conn) startEmbedded(ctx context.Context, s *Streams) (*server.Running, error) {
 	dataDir := filepath.Join(c.Root, ".dlt", ".runtime")
 	if err := ignoreDataDir(dataDir); err != nil {
-		return fmt.Errorf("start the embedded Runtime: %w", err)
+		return nil, fmt.Errorf("start the embedded Runtime: %w", err)
 	}
 	python := s.Getenv("RUNTIME_SERVER_PYTHON")
 	if python == "" {
@@ -231,12 +212,10 @@ func (c *conn) startEmbedded(ctx context.Context, s *Streams) error {
 	_ = executor.BecomeSubreaper()
 	srv, err := server.Start(ctx, server.Config{DataDir: dataDir, Python: python}, "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("start the embedded Runtime: %w", err)
+		return nil, fmt.Errorf("start the embedded Runtime: %w", err)
 	}
-	c.Embedded, c.APIURL = true, srv.URL
+	c.Embedded = true
 	c.close = func() { srv.Close() }
-	// In-process, polling is cheap: follow runs closely.
-	c.Client = client.New(client.Options{APIBaseURL: srv.URL, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken(), UserAgent: "runtime-action/" + Version(), PollInterval: 100 * time.Millisecond})
 	// The path as the user would type it where they are, not relative to -C.
 	rel := dataDir
 	if wd, err := os.Getwd(); err == nil {
@@ -245,7 +224,7 @@ func (c *conn) startEmbedded(ctx context.Context, s *Streams) error {
 		}
 	}
 	fmt.Fprintf(s.Err, "No Runtime configured: using the embedded Runtime, data in %s (set RUNTIME__API_BASE_URL or [runtime] api_base_url to use another)\n", rel)
-	return nil
+	return srv, nil
 }
 
 // ignoreDataDir makes the embedded Runtime's data folder and puts a
@@ -268,52 +247,51 @@ func ignoreDataDir(dir string) error {
 //
 // With anyWorkspace (whoami), no question is asked and a missing
 // workspace_id is no error: the default workspace is reported as such.
-func (c *conn) resolveWorkspace(ctx context.Context, s *Streams, anyWorkspace bool) error {
-	set := c.Settings
+func (c *conn) resolveWorkspace(ctx context.Context, s *Streams, sess *deploy.Session, anyWorkspace bool) error {
+	set := sess.Settings.WorkspaceID
 	if c.Embedded {
-		me, err := c.Me(ctx)
+		me, err := sess.Me(ctx)
 		if err != nil {
 			return fmt.Errorf("embedded Runtime: %w", err)
 		}
-		c.WorkspaceID = me.DefaultWorkspace.ID
+		sess.WorkspaceID = me.DefaultWorkspace.ID
 		return nil
 	}
-	local := filepath.Join(c.Root, ".dlt") + string(filepath.Separator)
-	if set.WorkspaceID != "" && !strings.HasPrefix(set.Source["workspace_id"], local) {
-		c.WorkspaceID = set.WorkspaceID
+	if set.Value != "" && set.Source.Kind != deploy.FromWorkspace {
+		sess.WorkspaceID = set.Value
 		return nil
 	}
-	me, err := c.Me(ctx)
+	me, err := sess.Me(ctx)
 	if err != nil {
 		return fmt.Errorf("get the logged-in user: %w", err)
 	}
 	remote := me.DefaultWorkspace.ID
 	cfg := filepath.Join(c.Root, ".dlt", "config.toml")
 	switch {
-	case set.WorkspaceID == "" && anyWorkspace:
-		c.WorkspaceID, c.DefaultWorkspace = remote, true
-	case set.WorkspaceID == "":
+	case set.Value == "" && anyWorkspace:
+		sess.WorkspaceID, sess.DefaultWorkspace = remote, true
+	case set.Value == "":
 		if !s.IsTerminal {
-			return withCode(ExitUsage, fmt.Errorf("no workspace_id set for this workspace: pass --workspace-id %s (your default workspace), set RUNTIME__WORKSPACE_ID, or add workspace_id to [runtime] in .dlt/config.toml", remote))
+			return deploy.Errorf(deploy.ClassUsage, "", "no workspace_id set for this workspace: pass --workspace-id %s (your default workspace), set RUNTIME__WORKSPACE_ID, or add workspace_id to [runtime] in .dlt/config.toml", remote)
 		}
-		c.WorkspaceID = remote
+		sess.WorkspaceID = remote
 		if ask(s, fmt.Sprintf("Use your default workspace %q (%s) and save it to .dlt/config.toml?", me.DefaultWorkspace.Name, remote)) {
 			if err := workspace.SetKey(cfg, "runtime", "workspace_id", remote); err != nil {
 				return fmt.Errorf("save workspace_id: %w", err)
 			}
 			fmt.Fprintf(s.Err, "Saved workspace_id to %s\n", cfg)
 		}
-	case set.WorkspaceID != remote:
-		c.WorkspaceID = set.WorkspaceID
-		fmt.Fprintf(s.Err, "Warning: .dlt/config.toml names workspace %s, but your default workspace is %s\n", set.WorkspaceID, remote)
+	case set.Value != remote:
+		sess.WorkspaceID = set.Value
+		fmt.Fprintf(s.Err, "Warning: .dlt/config.toml names workspace %s, but your default workspace is %s\n", set.Value, remote)
 		if s.IsTerminal && !anyWorkspace && ask(s, "Replace it with your default workspace in .dlt/config.toml?") {
 			if err := workspace.SetKey(cfg, "runtime", "workspace_id", remote); err != nil {
 				return fmt.Errorf("save workspace_id: %w", err)
 			}
-			c.WorkspaceID = remote
+			sess.WorkspaceID = remote
 		}
 	default:
-		c.WorkspaceID = set.WorkspaceID
+		sess.WorkspaceID = set.Value
 	}
 	return nil
 }
@@ -329,91 +307,11 @@ func ask(s *Streams, q string) bool {
 	return a == "" || a == "y" || a == "yes"
 }
 
-// sources say where the API URL and the token came from, for the next step
-// an error suggests.
-type sources struct {
-	apiURL   string // e.g. "RUNTIME__API_BASE_URL", "--api-url", a file
-	token    string // e.g. "RUNTIME__AUTH_TOKEN", "--token", a file
-	tokenFix string // what to do about a refused or expired token
-	// workspaceID is the workspace the commands address once known, and
-	// workspace where it was set ("" when it is the caller's default).
-	workspaceID, workspace string
-}
+// fail gives a Runtime's error the next step to take, naming where the
+// setting at fault came from (its exit code follows from its class).
+func (c *conn) fail(err error) error { return c.Explain(c.ctx, err) }
 
-// settingSources describes where the API URL and the token were set.
-func settingSources(set workspace.Settings, s *Streams) sources {
-	global := filepath.Join(workspace.GlobalDir(s.Getenv, homeDir(s)), "secrets.toml")
-	src := sources{apiURL: describeSource(set.Source["api_base_url"], "--api-url"), token: describeSource(set.Source["auth_token"], "--token")}
-	if set.WorkspaceID != "" {
-		src.workspace = describeSource(set.Source["workspace_id"], "--workspace-id")
-	}
-	switch from := set.Source["auth_token"]; {
-	case from == "flag":
-		src.tokenFix = "pass a valid one with --token"
-	case strings.HasPrefix(from, "RUNTIME__"):
-		src.tokenFix = "set " + from + " to a valid one (it wins over the token \"runtime-action login\" stores)"
-	case from == global:
-		src.tokenFix = `run "runtime-action login" again`
-	case from != "":
-		src.tokenFix = "replace [runtime] auth_token in " + from + `, or remove it and run "runtime-action login"`
-	default:
-		src.tokenFix = `run "runtime-action login" again`
-	}
-	return src
-}
-
-func describeSource(from, flag string) string {
-	switch from {
-	case "":
-		return "the settings"
-	case "flag":
-		return flag
-	}
-	return from
-}
-
-// fail gives connection and auth failures their exit codes and a next
-// step that names where the URL or the token came from.
-func (c *conn) fail(err error) error { return failWith(err, c.src) }
-
-// connErr is fail for errors met before a connection exists.
-func connErr(err error) error { return failWith(err, sources{}) }
-
-func failWith(err error, src sources) error {
-	if err == nil {
-		return nil
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return err
-	}
-	var ce *client.ConnError
-	if errors.As(err, &ce) {
-		hint := "check that it is running and that the URL is right"
-		if src.apiURL != "" {
-			hint += " (set by " + src.apiURL + ")"
-		}
-		return withCode(ExitConnection, fmt.Errorf("%s: %s", ce.Error(), hint))
-	}
-	var ae *client.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && !ae.NotAPI && src.workspaceID != "" && strings.Contains(ae.Detail, src.workspaceID) {
-		// The workspace itself is unknown, or the token may not use it.
-		from := "your default"
-		if src.workspace != "" {
-			from = "set by " + src.workspace
-		}
-		return fmt.Errorf("%w: the Runtime has no workspace %s for this token (%s); \"runtime-action whoami\" shows the token's default workspace", err, src.workspaceID, from)
-	}
-	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-		why := ae.Detail
-		if why == "" {
-			why = "HTTP 401"
-		}
-		from, fix := "the token", `run "runtime-action login" again, or pass a valid token with --token or RUNTIME__AUTH_TOKEN`
-		if src.token != "" {
-			from, fix = "the token from "+src.token, src.tokenFix
-		}
-		return withCode(ExitAuth, fmt.Errorf("the Runtime refused %s (%s): %s", from, why, fix))
-	}
-	return err
+// connErr is fail for errors met before a session exists.
+func connErr(err error) error {
+	return (&deploy.Session{}).Explain(context.Background(), err)
 }

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/dlthub/runtime-action/internal/api"
-	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
+	"github.com/dlthub/runtime-action/internal/workspace"
 )
 
 type deployOptions struct {
@@ -88,90 +87,148 @@ func runDeploy(ctx context.Context, s *Streams, o *deployOptions) error {
 	if err := checkProfile(o.Profile); err != nil {
 		return err
 	}
-	if o.setSchedule {
-		if err := checkSchedule(o.Schedule); err != nil {
-			return err
-		}
-	}
-	c, name, err := connectScript(ctx, s, o.global, o.Script)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	eng := c.engine(stderrReporter{s.Err})
-	eng.Script = name
-	// A text plan says what each sync would do: no need to say it twice.
-	eng.QuietOutcome = o.DryRun && !o.global.json()
-	dep, err := eng.SyncDeployment(ctx, o.DryRun)
-	if err != nil {
-		return c.fail(err)
-	}
-	conf, err := eng.SyncConfiguration(ctx, o.DryRun)
-	if err != nil {
-		return c.fail(err)
-	}
 	spec := deploy.ScriptSpec{Type: api.ScriptBatch, Profile: o.Profile}
 	if o.Interactive {
 		spec.Type = api.ScriptInteractive
 	}
 	if o.setSchedule {
-		sched := o.Schedule
-		if sched == "none" {
-			sched = ""
+		sched, err := deploy.ParseSchedule(o.Schedule)
+		if err != nil || sched == nil {
+			if err == nil {
+				err = fmt.Errorf("%q: use 5 cron fields, or \"none\" to remove the schedule", o.Schedule)
+			}
+			return &usageError{fmt.Sprintf("invalid --schedule %v", err)}
 		}
-		spec.Schedule = &sched
+		spec.Schedule = sched
 	}
-	if o.DryRun {
-		return printDeployPlan(ctx, s, c, o, name, spec, dep, conf)
-	}
-	return startRun(ctx, s, c, o.global, eng, name, spec, !o.NoWait, o.Timeout)
+	return deployScript(ctx, s, o.global, o.Script, deploy.Request{
+		Steps: deploy.StepsDeploy, Spec: spec, Profile: o.Profile, DryRun: o.DryRun, Wait: !o.NoWait,
+		Follow: deploy.FollowOptions{Timeout: o.Timeout},
+	})
 }
 
-// startRun creates or updates the script, starts a run of it and, when wait
-// is set (always on the embedded Runtime, which ends with the command),
-// follows it to its end.
-func startRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, eng *deploy.Engine, name string, spec deploy.ScriptSpec, wait bool, timeout time.Duration) error {
-	script, _, err := eng.UpsertScript(ctx, name, spec)
+// deployScript runs the engine for deploy and run: it connects, renders
+// what the engine reports, and prints the result.
+func deployScript(ctx context.Context, s *Streams, g *globalOptions, script string, req deploy.Request) error {
+	if strings.TrimSpace(script) == "" {
+		return &usageError{"SCRIPT is empty: name the script's file, e.g. pipelines/load.py"}
+	}
+	c, login, err := g.login(ctx, s)
 	if err != nil {
-		return c.fail(err)
+		return connErr(err)
 	}
-	run, err := eng.StartRun(ctx, script, spec.Profile)
+	defer c.Close()
+	name, err := workspace.ScriptName(c.Root, c.Cwd, script)
 	if err != nil {
-		return c.fail(err)
+		return err
 	}
-	fmt.Fprintf(s.Err, "Run #%d of %q started: %s\n", run.Number, script.Name, run.ID)
-	if !wait && !c.Embedded {
-		return printRunStarted(s, g, run)
-	}
-	if !wait {
+	req.Login, req.Root, req.Script = login, c.Root, name
+	if !req.Wait && c.Embedded && !req.DryRun {
 		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
+		req.Wait = true
 	}
-	return waitRun(ctx, s, c, g, run.ID, waitOptions{Timeout: timeout, Interactive: script.ScriptType == api.ScriptInteractive})
-}
-
-// checkSchedule refuses what the Runtime would refuse as a schedule, before
-// anything is uploaded: a 5-field cron expression (UTC), or "none".
-func checkSchedule(sched string) error {
-	if sched == "none" {
-		return nil
-	}
-	fields := strings.Fields(sched)
-	bad := len(fields) != 5
-	if !bad {
-		f := fields[0]
-		bad = strings.HasPrefix(f, "@") || strings.HasPrefix(f, "TZ=") || strings.HasPrefix(f, "CRON_TZ=")
-	}
-	var why string
-	if !bad {
-		if _, err := cron.ParseStandard(sched); err != nil {
-			why = ": " + err.Error()
-			bad = true
+	obs := &textObserver{s: s, g: g, c: c, dryRun: req.DryRun}
+	res, err := deploy.Run(ctx, req, obs)
+	if c := deploy.Classify(err); err != nil && g.json() && res.Run != nil && (c == deploy.ClassRunFailed || c == deploy.ClassCancelled) {
+		// The run ended: -o json prints it whatever its outcome.
+		if perr := printJSON(s.Out, res.Run); perr != nil {
+			return perr
 		}
 	}
-	if bad {
-		return &usageError{fmt.Sprintf("invalid --schedule %q%s: use 5 cron fields, minute hour day-of-month month day-of-week, in UTC (e.g. \"0 3 * * *\"), or \"none\" to remove the schedule", sched, why)}
+	if err != nil {
+		return explainRun(err, res, g)
+	}
+	switch {
+	case req.DryRun && g.json():
+		return printJSON(s.Out, deployPlan{Deployment: res.Deployment.Plan, Configuration: res.Configuration.Plan, Script: *res.Plan})
+	case req.DryRun:
+		if res.Deployment != nil {
+			printPlanText(s.Out, res.Deployment)
+			printPlanText(s.Out, res.Configuration)
+		}
+		fmt.Fprintf(s.Out, "Script %q (%s): %s\n", res.Plan.Name, res.Plan.Describe(), res.Plan.State())
+		fmt.Fprintln(s.Out, "A run would be started. Dry run: nothing was uploaded or started.")
+		return nil
+	case !req.Wait:
+		return printRunStarted(s, g, &res.Run.Run)
+	case g.json():
+		return printJSON(s.Out, res.Run)
 	}
 	return nil
+}
+
+// explainRun adds to the engine's failures of a run the command lines that
+// show or stop it.
+func explainRun(err error, res *deploy.Result, g *globalOptions) error {
+	var e *deploy.Error
+	if !errors.As(err, &e) || e.Fix != "" || res == nil || res.Run == nil {
+		return err
+	}
+	id := res.Run.ID
+	switch e.Class {
+	case deploy.ClassRunFailed:
+		e.Fix = fmt.Sprintf("its log is above, and in %q", g.hint("runs "+id+" logs"))
+	case deploy.ClassTimeout:
+		e.Fix = fmt.Sprintf("follow it with %q, or stop it with %q", g.hint("runs "+id+" logs -f"), g.hint("runs "+id+" cancel"))
+	case deploy.ClassInterrupted:
+		e.Fix = fmt.Sprintf("stop it with %q", g.hint("runs "+id+" cancel"))
+	}
+	return err
+}
+
+// textObserver renders the engine's report for a terminal: progress on
+// stderr, the run's log on stdout (stderr with -o json).
+type textObserver struct {
+	s      *Streams
+	g      *globalOptions
+	c      *conn
+	dryRun bool
+	phase  deploy.Phase
+}
+
+var _ deploy.Observer = (*textObserver)(nil)
+
+func (o *textObserver) Progress(msg string) {
+	// A text plan says what each sync would do: no need to say it twice.
+	if o.dryRun && !o.g.json() && (o.phase == deploy.PhaseDeployment || o.phase == deploy.PhaseConfiguration) {
+		return
+	}
+	fmt.Fprintln(o.s.Err, msg)
+}
+
+func (o *textObserver) Warn(msg string)                        { fmt.Fprintln(o.s.Err, "Warning:", msg) }
+func (o *textObserver) PhaseStarted(p deploy.Phase)            { o.phase = p }
+func (o *textObserver) PhaseEnded(deploy.Phase, error)         { o.phase = "" }
+func (o *textObserver) Authenticated(*deploy.Session)          {}
+func (o *textObserver) Synced(*deploy.SyncResult)              {}
+func (o *textObserver) Planned(*deploy.ScriptPlan)             {}
+func (o *textObserver) ScriptReady(script *api.Script, _ bool) {}
+
+func (o *textObserver) RunStarted(run *api.DetailedRun) {
+	fmt.Fprintf(o.s.Err, "Run #%d of %q started: %s\n", run.Number, run.Script.Name, run.ID)
+}
+
+func (o *textObserver) RunStatus(run *api.DetailedRun) {
+	fmt.Fprintf(o.s.Err, "Run #%d: %s\n", run.Number, run.Status)
+}
+
+func (o *textObserver) Log(text string) {
+	w := o.s.Out
+	if o.g.json() {
+		w = o.s.Err
+	}
+	io.WriteString(w, text)
+}
+
+func (o *textObserver) AppReady(url string, link *api.AppLinkResponse) {
+	fmt.Fprintf(o.s.Err, "App running at %s\n", url)
+	if link != nil {
+		fmt.Fprintf(o.s.Err, "Open it in a browser with this link (valid for %s): %s\n",
+			time.Until(link.ExpiresAt.Time).Round(time.Minute), link.URL)
+	}
+	if !o.c.Embedded {
+		fmt.Fprintln(o.s.Err, "Following the app's log: Ctrl-C stops following, the app keeps running")
+	}
 }
 
 // checkProfile refuses a profile name that cannot be a file name prefix.
@@ -180,23 +237,6 @@ func checkProfile(p string) error {
 		return &usageError{fmt.Sprintf("invalid profile name %q: use letters, digits, - and _", p)}
 	}
 	return nil
-}
-
-// connectScript connects and turns the script path into its name.
-func connectScript(ctx context.Context, s *Streams, g *globalOptions, script string) (*conn, string, error) {
-	if strings.TrimSpace(script) == "" {
-		return nil, "", &usageError{"SCRIPT is empty: name the script's file, e.g. pipelines/load.py"}
-	}
-	c, err := g.connect(ctx, s)
-	if err != nil {
-		return nil, "", connErr(err)
-	}
-	name, err := deploy.ScriptName(c.Root, c.Cwd, script)
-	if err != nil {
-		c.Close()
-		return nil, "", err
-	}
-	return c, name, nil
 }
 
 func printRunStarted(s *Streams, g *globalOptions, run *api.Run) error {
@@ -209,61 +249,9 @@ func printRunStarted(s *Streams, g *globalOptions, run *api.Run) error {
 
 // deployPlan is the JSON shape of deploy --dry-run.
 type deployPlan struct {
-	Deployment    deploy.Plan `json:"deployment"`
-	Configuration deploy.Plan `json:"configuration"`
-	Script        scriptPlan  `json:"script"`
-}
-
-type scriptPlan struct {
-	Name        string  `json:"name"`
-	EntryPoint  string  `json:"entry_point"`
-	ScriptType  string  `json:"script_type"`
-	Profile     string  `json:"profile"`
-	Exists      bool    `json:"exists"`
-	WouldUpdate bool    `json:"would_update"`
-	Version     *int    `json:"version"`
-	Schedule    *string `json:"schedule"`
-}
-
-func printDeployPlan(ctx context.Context, s *Streams, c *conn, o *deployOptions, name string, spec deploy.ScriptSpec, dep, conf *deploy.SyncResult) error {
-	sp := scriptPlan{Name: name, EntryPoint: name, ScriptType: string(spec.Type), Profile: spec.Profile, WouldUpdate: true}
-	existing, err := c.Client.GetScript(ctx, c.WorkspaceID, name)
-	if err != nil && !client.IsNotFound(err) {
-		return c.fail(fmt.Errorf("get script %q: %w", name, err))
-	}
-	if spec.Schedule != nil && *spec.Schedule != "" {
-		sp.Schedule = spec.Schedule
-	}
-	if existing != nil {
-		v := existing.Version
-		sp.Exists, sp.Version = true, &v
-		if spec.Schedule == nil {
-			sp.Schedule = existing.Schedule
-		}
-		sp.WouldUpdate = existing.EntryPoint != name || string(existing.ScriptType) != sp.ScriptType || deref(existing.Profile, "") != spec.Profile ||
-			(spec.Schedule != nil && deref(existing.Schedule, "") != *spec.Schedule)
-	}
-	if o.global.json() {
-		return printJSON(s.Out, deployPlan{Deployment: dep.Plan, Configuration: conf.Plan, Script: sp})
-	}
-	printPlanText(s.Out, dep)
-	printPlanText(s.Out, conf)
-	state := "would be created"
-	if sp.Exists && sp.WouldUpdate {
-		now := existing.Script
-		now.EntryPoint, now.ScriptType = name, api.ScriptType(sp.ScriptType)
-		now.Profile, now.Schedule = &sp.Profile, sp.Schedule
-		state = "would be updated: " + deploy.ScriptChanges(&existing.Script, &now)
-	} else if sp.Exists {
-		state = "unchanged"
-	}
-	sched := "no schedule"
-	if sp.Schedule != nil {
-		sched = fmt.Sprintf("schedule %q", *sp.Schedule)
-	}
-	fmt.Fprintf(s.Out, "Script %q (%s, profile %s, %s): %s\n", name, sp.ScriptType, spec.Profile, sched, state)
-	fmt.Fprintln(s.Out, "A run would be started. Dry run: nothing was uploaded or started.")
-	return nil
+	Deployment    deploy.Plan       `json:"deployment"`
+	Configuration deploy.Plan       `json:"configuration"`
+	Script        deploy.ScriptPlan `json:"script"`
 }
 
 // printPlanText prints what a sync would do: the files of a first upload,
@@ -310,89 +298,23 @@ func title(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-type waitOptions struct {
-	Timeout     time.Duration
-	Interactive bool
-	// LogsJSON prints the run's LogsResponse with -o json, as "runs logs"
-	// does without -f, rather than the final run.
-	LogsJSON bool
-}
-
-// waitRun follows a run to its end, printing status changes on stderr and
-// the log text on stdout (stderr with -o json), and turns the outcome into an
-// exit code.
-func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, runID string, o waitOptions) error {
-	fctx := ctx
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-	}
-	logw := s.Out
-	if g.json() {
-		logw = s.Err
-	}
-	var last api.RunStatus
-	urlShown := false
-	final, err := c.Client.Follow(fctx, c.WorkspaceID, runID, client.FollowHandler{
-		OnLog: func(text string) { io.WriteString(logw, text) },
-		OnStatus: func(run *api.DetailedRun) {
-			if run.Status != last {
-				last = run.Status
-				fmt.Fprintf(s.Err, "Run #%d: %s\n", run.Number, run.Status)
-			}
-			if o.Interactive && !urlShown && run.Status == api.StatusRunning && run.Script.ScriptURL != "" {
-				urlShown = true
-				fmt.Fprintf(s.Err, "App running at %s\n", run.Script.ScriptURL)
-				// A signed link opens the app in a browser without a token
-				// (this project's server; other Runtimes have no such
-				// endpoint, and the URL above is all there is).
-				if link, err := c.Client.AppLink(fctx, c.WorkspaceID, run.Script.Name); err == nil {
-					fmt.Fprintf(s.Err, "Open it in a browser with this link (valid for %s): %s\n",
-						time.Until(link.ExpiresAt.Time).Round(time.Minute), link.URL)
-				}
-				if !c.Embedded {
-					fmt.Fprintln(s.Err, "Following the app's log: Ctrl-C stops following, the app keeps running")
-				}
-			}
-		},
-	})
+// waitRun follows a run to its end (runs logs -f), printing status changes
+// on stderr and the log text on stdout (stderr with -o json), and turns the
+// outcome into an exit code.
+func waitRun(ctx context.Context, s *Streams, c *conn, g *globalOptions, run *api.DetailedRun) error {
+	final, err := deploy.Follow(ctx, c.Session, run, deploy.FollowOptions{}, &textObserver{s: s, g: g, c: c})
+	res := &deploy.Result{Run: final}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return withCode(ExitTimeout, fmt.Errorf("stopped waiting for run %s after %s; it goes on: follow it with %q, or stop it with %q",
-				runID, o.Timeout, g.hint("runs "+runID+" logs -f"), g.hint("runs "+runID+" cancel")))
-		}
-		if ctx.Err() != nil {
-			return withCode(ExitInterrupt, fmt.Errorf("interrupted: stopped following run %s, which keeps running on the Runtime: stop it with %q", runID, g.hint("runs "+runID+" cancel")))
-		}
-		return c.fail(fmt.Errorf("follow run %s: %w", runID, err))
+		return explainRun(err, res, g)
 	}
 	if g.json() {
-		var v any = final
-		if o.LogsJSON {
-			logs, err := c.Client.Logs(ctx, c.WorkspaceID, runID)
-			if err != nil {
-				return c.fail(fmt.Errorf("get the log of run %s: %w", runID, err))
-			}
-			v = logs
+		logs, err := c.Client.Logs(ctx, c.WorkspaceID, run.ID)
+		if err != nil {
+			return c.fail(fmt.Errorf("get the log of run %s: %w", run.ID, err))
 		}
-		if err := printJSON(s.Out, v); err != nil {
+		if err := printJSON(s.Out, logs); err != nil {
 			return err
 		}
 	}
-	return runOutcome(final, g)
-}
-
-// runOutcome maps a terminal run to the command's exit code.
-func runOutcome(run *api.DetailedRun, g *globalOptions) error {
-	switch run.Status {
-	case api.StatusCompleted:
-		return nil
-	case api.StatusCancelled:
-		return &exitError{code: ExitCancelled, msg: fmt.Sprintf("run #%d of %q was cancelled", run.Number, run.Script.Name)}
-	case api.StatusSkipped:
-		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q was skipped: its previous run was still active", run.Number, run.Script.Name)}
-	default:
-		return &exitError{code: ExitFailed, msg: fmt.Sprintf("run #%d of %q %s: its log is above, and in %q", run.Number, run.Script.Name, run.Status, g.hint("runs "+run.ID+" logs"))}
-	}
+	return explainRun(deploy.RunOutcome(final), res, g)
 }

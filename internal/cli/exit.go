@@ -2,20 +2,22 @@ package cli
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/dlthub/runtime-action/internal/deploy"
 )
 
-// Exit codes of the command line (listed in README.md).
+// Exit codes of the command line (listed in the docs): the engine's, which
+// the Action shares.
 const (
-	ExitOK         = 0   // success; for deploy and run --wait: the run completed
-	ExitError      = 1   // any other error (bad input, server answered an error)
-	ExitUsage      = 2   // wrong command line usage
-	ExitFailed     = 3   // the run ended failed
-	ExitCancelled  = 4   // the run ended cancelled
-	ExitTimeout    = 5   // waiting for the run timed out
-	ExitConnection = 6   // the Runtime could not be reached
-	ExitAuth       = 7   // not logged in, or the token was refused or expired
-	ExitInterrupt  = 130 // interrupted (Ctrl-C) while waiting; the run goes on
+	ExitOK         = deploy.ExitOK
+	ExitError      = deploy.ExitError
+	ExitUsage      = deploy.ExitUsage
+	ExitFailed     = deploy.ExitFailed
+	ExitCancelled  = deploy.ExitCancelled
+	ExitTimeout    = deploy.ExitTimeout
+	ExitConnection = deploy.ExitConnection
+	ExitAuth       = deploy.ExitAuth
+	ExitInterrupt  = deploy.ExitInterrupt
 )
 
 // exitError carries a specific exit code up to Run.
@@ -44,22 +46,22 @@ func withCode(code int, err error) error {
 	return &exitError{code: code, msg: err.Error(), err: err}
 }
 
-// usageError marks a command line that cobra itself accepted but that is wrong.
+// usageError marks a command line that is wrong: cobra's flag errors
+// (through flagError), unknown commands, and checks of the commands.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// exitCodeFor is the exit code of an error: a usage error's, else the one
+// deploy.ExitCode gives its class.
 func exitCodeFor(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return ExitUsage
 	}
-	// cobra's own argument and flag errors
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "flag needs an argument", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return ExitUsage
-		}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
-	return ExitError
+	return deploy.ExitCode(err)
 }

@@ -254,7 +254,7 @@ set it shows your default workspace, and asks nothing.`,
 			if g.json() {
 				return printJSON(s.Out, map[string]any{"email": me.Email, "user_id": me.UserID, "workspace_id": c.WorkspaceID, "workspace_name": name, "embedded": c.Embedded})
 			}
-			runtime := c.APIURL
+			runtime := c.Settings.APIURL.Value
 			if c.Embedded {
 				runtime += " (embedded, for this command only)"
 			}
@@ -264,7 +264,7 @@ set it shows your default workspace, and asks nothing.`,
 			}
 			pairs := []string{"Runtime", runtime, "Email", me.Email, "User ID", me.UserID, "Workspace", wsLine}
 			if !c.Embedded {
-				pairs = append(pairs, "Token", "from "+c.src.token+expiresIn(c.Settings.AuthToken))
+				pairs = append(pairs, "Token", "from "+c.Settings.Token.Source.String()+expiresIn(c.Settings.Token.Value))
 			}
 			kv(s.Out, pairs...)
 			return nil

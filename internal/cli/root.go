@@ -76,10 +76,8 @@ func Run(ctx context.Context, args []string, s *Streams) int {
 		return ExitOK
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(s.Err, "Error:", ee.msg)
-		}
+	if errors.As(err, &ee) && ee.msg == "" {
+		// The Action has printed its failure as an annotation already.
 		return ee.code
 	}
 	fmt.Fprintln(s.Err, "Error:", oneLine(err.Error()))
@@ -139,6 +137,20 @@ starts one in-process, with its data in the workspace's .dlt/.runtime/.
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("runtime-action {{.Version}}\n")
+	// An unknown command is a usage error: the root takes any arguments
+	// and refuses those that name no command, with cobra's suggestions.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if sugg := cmd.SuggestionsFor(args[0]); len(sugg) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(sugg, "\n\t") + "\n"
+		}
+		return &usageError{oneLine(msg)}
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newDeployCmd(s),

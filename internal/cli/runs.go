@@ -56,11 +56,6 @@ func runRun(ctx context.Context, s *Streams, o *runOptions, typeGiven bool) erro
 	if err := checkProfile(o.Profile); err != nil {
 		return err
 	}
-	c, name, err := connectScript(ctx, s, o.global, o.Script)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	spec := deploy.ScriptSpec{Profile: o.Profile}
 	if typeGiven {
 		spec.Type = api.ScriptBatch
@@ -68,7 +63,10 @@ func runRun(ctx context.Context, s *Streams, o *runOptions, typeGiven bool) erro
 			spec.Type = api.ScriptInteractive
 		}
 	}
-	return startRun(ctx, s, c, o.global, c.engine(stderrReporter{s.Err}), name, spec, o.Wait, o.Timeout)
+	return deployScript(ctx, s, o.global, o.Script, deploy.Request{
+		Steps: deploy.StepsRun, Spec: spec, Profile: o.Profile, Wait: o.Wait,
+		Follow: deploy.FollowOptions{Timeout: o.Timeout},
+	})
 }
 
 type runsOptions struct {
@@ -186,7 +184,7 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		return nil
 	case "logs":
 		if o.Follow && !run.Status.Terminal() {
-			return waitRun(ctx, s, c, o.global, run.ID, waitOptions{LogsJSON: true})
+			return waitRun(ctx, s, c, o.global, run)
 		}
 		logs, err := c.Client.Logs(ctx, c.WorkspaceID, run.ID)
 		if err != nil {

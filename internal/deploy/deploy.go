@@ -1,16 +1,16 @@
-// Package deploy holds the steps that the command line and the GitHub Action
-// share: sync the deployment (code) and the configuration (settings), create or
-// update the script, start a run and follow it to its end.
+// Package deploy is the one deploy engine of the command line and the GitHub
+// Action: it resolves the settings, authenticates, syncs the deployment
+// (code) and the configuration (settings), creates or updates the script,
+// starts a run and follows it to its end, as ordered, named phases that it
+// reports to an Observer. The front ends only render what it reports, and
+// turn its classified errors into exit codes and annotations (outcome.go).
 package deploy
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/pack"
 	"github.com/dlthub/runtime-action/internal/workspace"
+	"github.com/robfig/cron/v3"
 )
 
 // Kind names a package kind.
@@ -35,9 +36,10 @@ type Reporter interface {
 	Warn(msg string)
 }
 
-// Engine runs the steps against one workspace of one Runtime.
+// Engine runs the steps against one workspace of one Runtime; Run puts them
+// in order.
 type Engine struct {
-	Client      *client.Client
+	Runtime     Runtime
 	WorkspaceID string
 	Root        string // the workspace folder
 	Report      Reporter
@@ -142,11 +144,11 @@ func (e *Engine) SyncDeployment(ctx context.Context, dryRun bool) (*SyncResult, 
 		kind:        KindDeployment,
 		selectFiles: workspace.SelectDeployment,
 		latest: func(ctx context.Context) (*api.PackageInfo, string, error) {
-			d, err := e.Client.LatestDeployment(ctx, e.WorkspaceID)
+			d, err := e.Runtime.LatestDeployment(ctx, e.WorkspaceID)
 			return d, "", err
 		},
 		upload: func(ctx context.Context, body []byte) (*api.PackageInfo, string, error) {
-			d, err := e.Client.UploadDeployment(ctx, e.WorkspaceID, body)
+			d, err := e.Runtime.UploadDeployment(ctx, e.WorkspaceID, body)
 			return d, "", err
 		},
 	})
@@ -165,10 +167,10 @@ func (e *Engine) SyncConfiguration(ctx context.Context, dryRun bool) (*SyncResul
 		kind:        KindConfiguration,
 		selectFiles: workspace.SelectConfiguration,
 		latest: func(ctx context.Context) (*api.PackageInfo, string, error) {
-			return conf(e.Client.LatestConfiguration(ctx, e.WorkspaceID))
+			return conf(e.Runtime.LatestConfiguration(ctx, e.WorkspaceID))
 		},
 		upload: func(ctx context.Context, body []byte) (*api.PackageInfo, string, error) {
-			return conf(e.Client.UploadConfiguration(ctx, e.WorkspaceID, body))
+			return conf(e.Runtime.UploadConfiguration(ctx, e.WorkspaceID, body))
 		},
 	})
 }
@@ -192,7 +194,7 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 		return nil, fmt.Errorf("get latest %s: %w", k.kind, err)
 	}
 	res := &SyncResult{Plan: planFor(k.kind, sel, latest)}
-	what := fmt.Sprintf("%s, %s", Count(len(sel.Files), "file"), humanBytes(sel.Size()))
+	what := fmt.Sprintf("%s, %s", Count(len(sel.Files), "file"), HumanBytes(sel.Size()))
 	if res.Plan.WouldUpload && latest != nil {
 		res.Plan.OlderClientCopy = olderClientCopy(sel, latest)
 	}
@@ -219,7 +221,7 @@ func (e *Engine) sync(ctx context.Context, dryRun bool, k packageKind) (*SyncRes
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", k.kind, err)
 	}
-	e.progress("Uploading %s: %s, %s compressed%s", k.kind, Count(len(sel.Files), "file"), humanBytes(int64(len(body))), why)
+	e.progress("Uploading %s: %s, %s compressed%s", k.kind, Count(len(sel.Files), "file"), HumanBytes(int64(len(body))), why)
 	pkg, profiles, err := k.upload(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", k.kind, tooLarge(err, sel))
@@ -310,7 +312,7 @@ func tooLarge(err error, sel *workspace.Selection) error {
 	var b strings.Builder
 	b.WriteString("the package is too large for the Runtime; the largest files are:")
 	for _, it := range sel.Largest(10) {
-		fmt.Fprintf(&b, "\n  %10s  %s", humanBytes(it.SizeInBytes), it.RelativePath)
+		fmt.Fprintf(&b, "\n  %10s  %s", HumanBytes(it.SizeInBytes), it.RelativePath)
 	}
 	b.WriteString("\nadd what the pipeline does not need (data, build output, virtualenvs) to .gitignore")
 	return fmt.Errorf("%w\n%s", err, b.String())
@@ -325,75 +327,10 @@ type ScriptSpec struct {
 	Schedule *string
 }
 
-// ErrNoWorkspace is wrapped by FindWorkspace's error when no workspace is found.
-var ErrNoWorkspace = errors.New("no dlt workspace")
-
-// FindWorkspace returns the workspace around start: the nearest folder upward
-// holding .dlt/. The folder holding the global settings folder globalDir
-// (~/.dlt, where "dlt runtime login" keeps its token) is not a workspace:
-// taking it for one would deploy the home folder and the global secrets.
-// The error wraps ErrNoWorkspace and says what was searched; callers add
-// what to do, which differs between the command line and the Action.
-func FindWorkspace(start, globalDir string) (string, error) {
-	abs, err := filepath.Abs(start)
-	if err != nil {
-		return "", fmt.Errorf("find the workspace from %q: %w", start, err)
-	}
-	root, err := workspace.Find(abs)
-	if err != nil {
-		return "", fmt.Errorf("%w (a folder holding .dlt/) in %q or any folder above it", ErrNoWorkspace, abs)
-	}
-	if globalDir != "" && sameDir(filepath.Join(root, workspace.SettingsDir), globalDir) {
-		return "", fmt.Errorf("%w (a folder holding .dlt/) in %q or any folder above it: %s holds dlt's global settings, not a workspace", ErrNoWorkspace, abs, globalDir)
-	}
-	return root, nil
-}
-
-func sameDir(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
-}
-
-// ScriptName turns a script path into its name on the Runtime: the path
-// relative to the workspace root, with forward slashes. The file must exist
-// inside the workspace.
-func ScriptName(root, cwd, path string) (string, error) {
-	if strings.TrimSpace(path) == "" {
-		return "", fmt.Errorf("no script given: name the script's file, e.g. pipelines/load.py")
-	}
-	abs := path
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(cwd, path)
-	}
-	abs = filepath.Clean(abs)
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("script %q is outside the workspace %q", path, root)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return "", fmt.Errorf("script %q not found in the workspace: there is no file %s", path, abs)
-	}
-	if fi.IsDir() {
-		return "", fmt.Errorf("script %q is a folder, not a file", path)
-	}
-	name := filepath.ToSlash(rel)
-	for _, dir := range []string{".dlt/", ".git/"} {
-		if strings.HasPrefix(name, dir) {
-			return "", fmt.Errorf("script %q is in %s, which is never deployed", path, strings.TrimSuffix(dir, "/"))
-		}
-	}
-	return name, nil
-}
-
 // UpsertScript creates the script or updates it when a field changed; an
 // existing script keeps its schedule, description and active flag.
 func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec) (*api.Script, bool, error) {
-	existing, err := e.Client.GetScript(ctx, e.WorkspaceID, name)
+	existing, err := e.Runtime.GetScript(ctx, e.WorkspaceID, name)
 	if err != nil && !client.IsNotFound(err) {
 		return nil, false, fmt.Errorf("get script %q: %w", name, err)
 	}
@@ -426,14 +363,14 @@ func (e *Engine) UpsertScript(ctx context.Context, name string, spec ScriptSpec)
 	if existing == nil && spec.Schedule != nil {
 		req.Schedule = scheduleOf(spec.Schedule)
 	}
-	s, err := e.Client.UpsertScript(ctx, e.WorkspaceID, req)
+	s, err := e.Runtime.UpsertScript(ctx, e.WorkspaceID, req)
 	if err != nil {
 		return nil, false, fmt.Errorf("create or update script %q: %w", name, err)
 	}
 	if existing == nil {
 		e.progress("Script %q created (%s)", name, describeScript(s))
 	} else {
-		e.progress("Script %q updated to version %d: %s", name, s.Version, scriptChanges(&existing.Script, s))
+		e.progress("Script %q updated to version %d: %s", name, s.Version, ScriptChanges(&existing.Script, s))
 	}
 	return s, true, nil
 }
@@ -450,10 +387,7 @@ func describeScript(s *api.Script) string {
 
 // ScriptChanges lists what an update of a script changes, e.g. "profile
 // prod -> dev", for plans and progress lines.
-func ScriptChanges(was, now *api.Script) string { return scriptChanges(was, now) }
-
-// scriptChanges lists what an update changed, e.g. "profile prod -> dev".
-func scriptChanges(was, now *api.Script) string {
+func ScriptChanges(was, now *api.Script) string {
 	var ch []string
 	if was.EntryPoint != now.EntryPoint {
 		ch = append(ch, fmt.Sprintf("entry point %s -> %s", was.EntryPoint, now.EntryPoint))
@@ -510,9 +444,41 @@ func (e *Engine) StartRun(ctx context.Context, script *api.Script, profile strin
 	if profile != "" {
 		req.Profile = &profile
 	}
-	run, err := e.Client.CreateRun(ctx, e.WorkspaceID, req, script.ID)
+	run, err := e.Runtime.CreateRun(ctx, e.WorkspaceID, req, script.ID)
 	if err != nil {
 		return nil, fmt.Errorf("start run of %q: %w", script.Name, err)
 	}
 	return run, nil
+}
+
+// ParseSchedule reads a schedule as the command line's --schedule and the
+// Action's schedule input give it: a 5-field cron expression (UTC) sets
+// it, "none" removes it (a pointer to ""), "" keeps the script's (nil). It
+// refuses, before anything is uploaded, what the Runtime would refuse. The
+// error names what is wrong; the caller names the flag or input.
+func ParseSchedule(sched string) (*string, error) {
+	if sched == "" {
+		return nil, nil
+	}
+	if sched == "none" {
+		none := ""
+		return &none, nil
+	}
+	fields := strings.Fields(sched)
+	bad := len(fields) != 5
+	if !bad {
+		f := fields[0]
+		bad = strings.HasPrefix(f, "@") || strings.HasPrefix(f, "TZ=") || strings.HasPrefix(f, "CRON_TZ=")
+	}
+	var why string
+	if !bad {
+		if _, err := cron.ParseStandard(sched); err != nil {
+			why = ": " + err.Error()
+			bad = true
+		}
+	}
+	if bad {
+		return nil, fmt.Errorf("%q%s: use 5 cron fields, minute hour day-of-month month day-of-week, in UTC (e.g. \"0 3 * * *\"), or \"none\" to remove the schedule", sched, why)
+	}
+	return &sched, nil
 }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -28,7 +27,7 @@ func startServer(tb testing.TB, root string, cfg server.Config) *Engine {
 	}
 	tb.Cleanup(func() { srv.Close() })
 	c := client.New(client.Options{APIBaseURL: srv.URL, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken()})
-	return &Engine{Client: c, WorkspaceID: srv.DefaultWorkspaceID(), Root: root}
+	return &Engine{Runtime: c, WorkspaceID: srv.DefaultWorkspaceID(), Root: root}
 }
 
 func writeFiles(tb testing.TB, root string, files map[string]string) {
@@ -89,7 +88,7 @@ func TestSyncDeployment(t *testing.T) {
 			if (res.UploadedBytes > 0) != (st.wantChanged && !st.dry) {
 				t.Errorf("uploaded %d bytes", res.UploadedBytes)
 			}
-			latest, err := e.Client.LatestDeployment(ctx, e.WorkspaceID)
+			latest, err := e.Runtime.LatestDeployment(ctx, e.WorkspaceID)
 			if err != nil || latest == nil {
 				t.Fatalf("latest: %v %v", latest, err)
 			}
@@ -141,7 +140,7 @@ func TestUpsertScript(t *testing.T) {
 	ctx := context.Background()
 	sched, prod := "0 3 * * *", "prod"
 	// Someone set a schedule and a description elsewhere: deploys keep them.
-	if _, err := e.Client.UpsertScript(ctx, e.WorkspaceID, api.CreateScriptRequest{
+	if _, err := e.Runtime.UpsertScript(ctx, e.WorkspaceID, api.CreateScriptRequest{
 		Name: "jobs/load.py", EntryPoint: "jobs/load.py", ScriptType: api.ScriptBatch, Description: "nightly", Schedule: &sched, Profile: &prod,
 	}); err != nil {
 		t.Fatal(err)
@@ -197,43 +196,6 @@ func TestUpsertScript(t *testing.T) {
 	s, changed, err = e.UpsertScript(ctx, "other.py", ScriptSpec{})
 	if err != nil || !changed || s.ScriptType != api.ScriptBatch || s.Version != 1 {
 		t.Fatalf("new script: %+v %v %v", s, changed, err)
-	}
-}
-
-func TestScriptName(t *testing.T) {
-	root := t.TempDir()
-	writeFiles(t, root, map[string]string{".dlt/.workspace": "", "jobs/load.py": "", "top.py": "", ".dlt/config.toml": ""})
-	outside := filepath.Join(filepath.Dir(root), "outside.py")
-	os.WriteFile(outside, nil, 0o644)
-	tests := []struct {
-		cwd, path, want, wantErr string
-	}{
-		{root, "top.py", "top.py", ""},
-		{root, "jobs/load.py", "jobs/load.py", ""},
-		{root, "./jobs/../jobs/load.py", "jobs/load.py", ""},
-		{filepath.Join(root, "jobs"), "load.py", "jobs/load.py", ""},
-		{filepath.Join(root, "jobs"), "../top.py", "top.py", ""},
-		{root, filepath.Join(root, "top.py"), "top.py", ""},
-		{root, "missing.py", "", `script "missing.py" not found in the workspace`},
-		{root, "", "", `no script given`},
-		{root, ".dlt/config.toml", "", `script ".dlt/config.toml" is in .dlt, which is never deployed`},
-		{root, "jobs", "", `script "jobs" is a folder`},
-		{root, "../outside.py", "", `script "../outside.py" is outside the workspace`},
-		{root, ".", "", `is outside the workspace`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			got, err := ScriptName(root, tt.cwd, tt.path)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
 	}
 }
 
@@ -363,49 +325,11 @@ func TestSyncRefusesAScriptLeftOut(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `script "scratch/try.py" would not be deployed`) {
 		t.Fatalf("error %v", err)
 	}
-	if latest, err := e.Client.LatestDeployment(context.Background(), e.WorkspaceID); err != nil || latest != nil {
+	if latest, err := e.Runtime.LatestDeployment(context.Background(), e.WorkspaceID); err != nil || latest != nil {
 		t.Errorf("something was uploaded: %+v %v", latest, err)
 	}
 	e.Script = "load.py"
 	if _, err := e.SyncDeployment(context.Background(), false); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestFindWorkspace(t *testing.T) {
-	home := t.TempDir()
-	writeFiles(t, home, map[string]string{
-		".dlt/secrets.toml": "[runtime]\nauth_token = \"t\"\n", "project/job.py": "",
-		"ws/.dlt/.workspace": "", "ws/jobs/load.py": "",
-	})
-	global := filepath.Join(home, ".dlt")
-	for _, tc := range []struct {
-		start, want, wantErr string
-	}{
-		{"ws/jobs", "ws", ""},
-		{"ws", "ws", ""},
-		// The home folder holds the global settings: not a workspace.
-		{"project", "", "holds dlt's global settings, not a workspace"},
-		{".", "", "holds dlt's global settings, not a workspace"},
-	} {
-		t.Run(tc.start, func(t *testing.T) {
-			got, err := FindWorkspace(filepath.Join(home, tc.start), global)
-			if tc.wantErr != "" {
-				if !errors.Is(err, ErrNoWorkspace) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got %q, %v; want error %q", got, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || got != filepath.Join(home, tc.want) {
-				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
-	// Without the global folder in the way, the same folder is a workspace.
-	if got, err := FindWorkspace(filepath.Join(home, "project"), ""); err != nil || got != home {
-		t.Errorf("no global dir: %q, %v", got, err)
-	}
-	if _, err := FindWorkspace(t.TempDir(), global); !errors.Is(err, ErrNoWorkspace) {
-		t.Errorf("no workspace at all: %v", err)
 	}
 }

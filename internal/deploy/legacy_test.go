@@ -63,7 +63,7 @@ func TestSyncAfterOlderClient(t *testing.T) {
 			rec := &recorder{}
 			e.Report = rec
 			ctx := context.Background()
-			old, err := e.Client.UploadDeployment(ctx, e.WorkspaceID, tarball)
+			old, err := e.Runtime.UploadDeployment(ctx, e.WorkspaceID, tarball)
 			if err != nil {
 				t.Fatalf("upload dlt's package: %v", err)
 			}

@@ -2,8 +2,8 @@ package deploy
 
 import "fmt"
 
-// humanBytes prints a size the way people read it: 512 B, 1.5 KiB, 16.0 MiB.
-func humanBytes(n int64) string {
+// HumanBytes prints a size the way people read it: 512 B, 1.5 KiB, 16.0 MiB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -15,9 +15,6 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
-// HumanBytes is humanBytes for the command line and the Action.
-func HumanBytes(n int64) string { return humanBytes(n) }
 
 // Count says how many of a thing there are: "1 file", "3 files".
 func Count(n int, thing string) string {
