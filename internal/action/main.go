@@ -31,6 +31,9 @@ type Env struct {
 	ClientOptions func(*client.Options)
 	// Now is the clock tokens are checked against (nil: time.Now).
 	Now func() time.Time
+	// Observer, when set, is told what the engine reports too (tests
+	// compare the Action with the command line through it).
+	Observer deploy.Observer
 }
 
 func (e *Env) cancelLimit() time.Duration {
@@ -161,7 +164,11 @@ func (s *step) main(ctx context.Context) error {
 		return NoRuntimeURL()
 	}
 	req.Login = s.login(set)
-	res, err := deploy.Run(ctx, req, observer{s})
+	var obs deploy.Observer = observer{s}
+	if s.env.Observer != nil {
+		obs = deploy.Tee(obs, s.env.Observer)
+	}
+	res, err := deploy.Run(ctx, req, obs)
 	s.finish(ctx, req, res, err)
 	if err != nil {
 		return s.explain(err, res)

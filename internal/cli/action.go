@@ -10,7 +10,7 @@ import (
 
 func newActionCmd(s *Streams) *cobra.Command {
 	env := func() action.Env {
-		return action.Env{Stdout: s.Out, Getenv: s.Getenv, Version: Version()}
+		return action.Env{Stdout: s.Out, Getenv: s.Getenv, Version: Version(), Observer: s.Observer}
 	}
 	cmd := &cobra.Command{
 		Use:   "action",

@@ -127,7 +127,10 @@ func deployScript(ctx context.Context, s *Streams, g *globalOptions, script stri
 		fmt.Fprintln(s.Err, "The embedded Runtime stops with this command: following the run to its end")
 		req.Wait = true
 	}
-	obs := &textObserver{s: s, g: g, c: c, dryRun: req.DryRun}
+	var obs deploy.Observer = &textObserver{s: s, g: g, c: c, dryRun: req.DryRun}
+	if s.Observer != nil {
+		obs = deploy.Tee(obs, s.Observer)
+	}
 	res, err := deploy.Run(ctx, req, obs)
 	if c := deploy.Classify(err); err != nil && g.json() && res.Run != nil && (c == deploy.ClassRunFailed || c == deploy.ClassCancelled) {
 		// The run ended: -o json prints it whatever its outcome.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -31,6 +32,9 @@ type Streams struct {
 	Getenv func(string) string
 	// IsTerminal reports whether In is a terminal: questions may be asked.
 	IsTerminal bool
+	// Observer, when set, is told what the deploy engine reports too, in
+	// deploy, run and action (tests compare the front ends through it).
+	Observer deploy.Observer
 }
 
 // Main runs the command line with the process's arguments and streams.
