@@ -97,7 +97,12 @@ func SelectConfiguration(root string) (*Selection, error) {
 	if err := w.walk("", dir); err != nil {
 		return nil, err
 	}
-	return w.finish()
+	sel, err := w.finish()
+	if err != nil {
+		return nil, err
+	}
+	sel.Warnings = append(sel.Warnings, authTokenWarnings(dir, sel.Files)...)
+	return sel, nil
 }
 
 // looksSecret reports whether a deployed file's name suggests credentials.
