@@ -44,6 +44,13 @@ type Executor struct {
 	BaseEnv  []string      // environment every run starts from (default: DefaultBaseEnv())
 	KeepDirs bool          // keep run folders after the run (debugging)
 
+	// Sandbox, when set, isolates every process of a run (sandbox.go);
+	// nil runs them as the server's user with the server's view of the
+	// machine. Interpreter is where Python lives, for the sandbox to show
+	// it (nil: asked of Python at every run; see FindInterpreter).
+	Sandbox     *Sandbox
+	Interpreter *Interpreter
+
 	// PollInterval is how often a stopping process group is checked for
 	// members left (default 10ms).
 	PollInterval time.Duration
@@ -128,17 +135,18 @@ type Result struct {
 }
 
 // DefaultBaseEnv is the environment a run starts from when BaseEnv is not
-// set: PATH, HOME, LANG and LC_ALL of the server's own environment when set,
-// and TMPDIR. Nothing else of the server's environment (its tokens above all)
-// reaches a run.
-func DefaultBaseEnv() []string {
-	env := []string{"PATH=" + cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")}
-	for _, k := range []string{"HOME", "LANG", "LC_ALL"} {
-		if v, ok := os.LookupEnv(k); ok {
+// set: LANG (C.UTF-8 when the server has none), and the variables of the
+// server's environment named in allow, when set. Nothing else of the
+// server's environment (its tokens and keys above all) reaches a run. Run
+// adds PATH (unless allowed), HOME and TMPDIR (see env).
+func DefaultBaseEnv(allow ...string) []string {
+	env := []string{"LANG=" + cmp.Or(os.Getenv("LANG"), "C.UTF-8")}
+	for _, k := range allow {
+		if v, ok := os.LookupEnv(k); ok && k != "" {
 			env = append(env, k+"="+v)
 		}
 	}
-	return append(env, "TMPDIR="+os.TempDir())
+	return env
 }
 
 // withDefaults returns a copy of e with zero fields set to their defaults.
@@ -168,6 +176,18 @@ func (e *Executor) withDefaults() Executor {
 func (e *Executor) Run(ctx context.Context, j Job, h Hooks) Result {
 	c := e.withDefaults()
 	h.status(api.StatusStarting)
+	if c.Sandbox != nil && c.Interpreter == nil {
+		in, err := FindInterpreter(ctx, c.Python)
+		if err != nil {
+			c.Interpreter = &Interpreter{Executable: c.Python}
+		} else {
+			c.Interpreter = in
+		}
+	}
+	if c.Sandbox != nil {
+		// A wrapper like pyenv's shim needs what the sandbox does not show.
+		c.Python = c.Interpreter.Executable
+	}
 	lg, err := openLog(j.LogPath, c.LogLimit)
 	if err != nil {
 		return failed(fmt.Sprintf("open run log: %v", err))
@@ -250,17 +270,20 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 		return *res
 	}
 
+	if e.Sandbox != nil {
+		// bwrap would start, and then fail to find it.
+		if _, err := exec.LookPath(py.python); err != nil {
+			return failed(fmt.Sprintf("start %s: %v", py.python, err))
+		}
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return failed(fmt.Sprintf("start %s: make log pipe: %v", e.Python, err))
 	}
-	cmd := exec.Command(py.python, scriptArgs(j, dir)...)
-	cmd.Dir = dir
-	cmd.Env = append(e.env(j), py.env...)
+	cmd := e.command(append([]string{py.python}, scriptArgs(j, dir)...), e.runSpec(j, dir, py), append(e.env(j, dir), py.env...))
 	// One file for both, so the child gets one pipe on fd 1 and 2 and its
 	// output keeps the order it was written in.
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = groupAttr()
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
@@ -327,15 +350,19 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 	if stopRes != nil {
 		return *stopRes
 	}
-	return exitResult(cmd.ProcessState, werr)
+	return exitResult(cmd.ProcessState, werr, e.Sandbox != nil)
 }
 
-// exitResult maps how the leader ended to a Result.
-func exitResult(ps *os.ProcessState, werr error) Result {
+// exitResult maps how the leader ended to a Result. bwrap exits with
+// 128+N when the script was killed by signal N, as a shell does.
+func exitResult(ps *os.ProcessState, werr error, sandboxed bool) Result {
 	if ps == nil {
 		return failed(fmt.Sprintf("wait for process: %v", werr))
 	}
 	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if code := ws.ExitStatus(); sandboxed && ws.Exited() && code > 128 && code < 128+65 {
+		return failed(fmt.Sprintf("process killed by signal %s", syscall.Signal(code-128)))
+	}
 	switch {
 	case ws.Exited() && ws.ExitStatus() == 0:
 		return Result{Status: api.StatusCompleted}
@@ -349,12 +376,22 @@ func exitResult(ps *os.ProcessState, werr error) Result {
 	return failed(fmt.Sprintf("process ended: %s", ps))
 }
 
-// env is the run's environment. The run's identity comes last so that
-// job.Env cannot change it: KillGroup relies on RUNTIME__RUN_ID.
-func (e *Executor) env(j Job) []string {
-	env := make([]string, 0, len(e.BaseEnv)+len(j.Env)+4)
+// env is the run's environment, made from scratch: BaseEnv, PATH (the
+// interpreter's folder and the system's, unless BaseEnv has one), HOME (the
+// run folder), TMPDIR, then Job.Env and the run's identity. The identity
+// comes last so that job.Env cannot change it: KillGroup relies on
+// RUNTIME__RUN_ID.
+func (e *Executor) env(j Job, dir string) []string {
+	env := make([]string, 0, len(e.BaseEnv)+len(j.Env)+8)
 	env = append(env, e.BaseEnv...)
-	env = append(env, "PYTHONUNBUFFERED=1")
+	if lookEnv(e.BaseEnv, "PATH") == "" {
+		env = append(env, "PATH="+e.runPath())
+	}
+	tmp := os.TempDir()
+	if e.Sandbox != nil {
+		tmp = "/tmp" // the sandbox's own
+	}
+	env = append(env, "HOME="+dir, "TMPDIR="+tmp, "PYTHONUNBUFFERED=1")
 	env = append(env, j.Env...)
 	env = append(env, appEnv(j)...)
 	return append(env,
@@ -369,4 +406,27 @@ type leaderExit struct {
 	known  bool // false: waitid failed, ask cmd.Wait
 	exited bool // exited on its own (not by a signal)
 	code   int  // exit code when exited
+}
+
+// runPath is a run's PATH when BaseEnv has none: the interpreter's folder
+// (when it is not a bare name looked up on the server's PATH), then the
+// system's.
+func (e *Executor) runPath() string {
+	if p := lookEnv(e.BaseEnv, "PATH"); p != "" {
+		return p
+	}
+	if filepath.IsAbs(e.Python) {
+		return filepath.Dir(e.Python) + string(os.PathListSeparator) + defaultPath
+	}
+	return defaultPath
+}
+
+// runSpec is what the sandbox of j's script shows besides the system and
+// the interpreter: the run folder, and the deployment's environment.
+func (e *Executor) runSpec(j Job, dir string, py pyEnv) sandboxSpec {
+	spec := sandboxSpec{dir: dir}
+	if py.venv != "" {
+		spec.ro = append(spec.ro, py.venv)
+	}
+	return spec
 }

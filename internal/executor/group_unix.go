@@ -12,12 +12,19 @@ import (
 
 // stopGroup ends every process of the group pgid: SIGTERM, Grace to go, then
 // SIGKILL, and returns once none is left. It returns at once when the group
-// is already gone (the usual end of a run whose script exited).
+// is already gone (the usual end of a run whose script exited). In a
+// sandbox, SIGTERM goes to the processes inside it, not to bwrap (which
+// would take them all down at once, with no grace): when the script's first
+// process ends, bwrap ends, and with it every process left in the sandbox.
 func (e *Executor) stopGroup(pgid int) {
 	if groupGone(pgid, true) {
 		return
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	if e.Sandbox != nil {
+		termSandbox(pgid)
+	} else {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	}
 	deadline := time.Now().Add(e.Grace)
 	for {
 		left := time.Until(deadline)

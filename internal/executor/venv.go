@@ -159,6 +159,7 @@ func safeName(id string) bool {
 // with it.
 type pyEnv struct {
 	python string
+	venv   string // the deployment's environment ("": none)
 	env    []string
 }
 
@@ -177,11 +178,8 @@ func (e *Executor) pythonEnv(ctx context.Context, j Job, dir string, h Hooks, lg
 	}
 	venv := filepath.Join(e.VenvsDir, venvName(j))
 	ready := e.Python + "\n"
-	path := filepath.Join(venv, "bin")
-	if p := lookEnv(e.BaseEnv, "PATH"); p != "" {
-		path += string(os.PathListSeparator) + p
-	}
-	env := pyEnv{python: filepath.Join(venv, "bin", "python"), env: []string{"VIRTUAL_ENV=" + venv, "PATH=" + path}}
+	path := filepath.Join(venv, "bin") + string(os.PathListSeparator) + e.runPath()
+	env := pyEnv{python: filepath.Join(venv, "bin", "python"), venv: venv, env: []string{"VIRTUAL_ENV=" + venv, "PATH=" + path}}
 	if err := os.MkdirAll(e.VenvsDir, 0o700); err != nil {
 		return pyEnv{}, resultOf(failed(fmt.Sprintf("dependency install failed: make environments folder: %v", err)))
 	}
@@ -325,6 +323,9 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 	inst, uv := e.pickInstaller(ctx)
 	lg.line(fmt.Sprintf("--- installing dependencies from %s (%s) ---", d.source, inst))
 	_ = os.RemoveAll(venv) // what a failed or cut-short build left
+	if err := os.Mkdir(venv, 0o755); err != nil {
+		return fmt.Errorf("make environment folder: %w", err)
+	}
 	reqArgs := []string{"-r", requirementsFile}
 	if d.reqs != nil {
 		// Written beside the environment, not into the run folder, which
@@ -337,7 +338,18 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 		reqArgs = []string{"-r", reqPath}
 	}
 	py := filepath.Join(venv, "bin", "python")
-	env := e.installEnv(j)
+	env := e.installEnv(j, dir)
+	// The install sees the run folder (relative paths of requirements),
+	// writes only the environment, and reads pip's local indexes and
+	// certificates the operator configured.
+	spec := sandboxSpec{dir: dir, rw: []string{venv}}
+	spec.ro = append(pathArgs(e.PipArgs), pathArgs(e.InstallEnv)...)
+	if d.reqs != nil {
+		spec.ro = append(spec.ro, reqArgs[1])
+	}
+	if uv != "" {
+		spec.ro = append(spec.ro, uv)
+	}
 	var steps [][]string
 	switch inst {
 	case withUV:
@@ -357,7 +369,7 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 		}
 	}
 	for _, argv := range steps {
-		if err := e.installStep(ctx, dir, env, h, lg, argv); err != nil {
+		if err := e.installStep(ctx, spec, env, h, lg, argv); err != nil {
 			if errors.Is(err, errInstallTimeout) {
 				return fmt.Errorf("timed out after %s", e.InstallTimeout)
 			}
@@ -377,10 +389,17 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 // installEnv is the environment of an install: the run's base, what
 // configures pip and uv, no prompts or progress bars, and the run's identity
 // so that a restarted server can tell the processes it left behind.
-func (e *Executor) installEnv(j Job) []string {
-	env := make([]string, 0, len(e.BaseEnv)+len(e.InstallEnv)+8)
+func (e *Executor) installEnv(j Job, dir string) []string {
+	env := make([]string, 0, len(e.BaseEnv)+len(e.InstallEnv)+12)
 	env = append(env, e.BaseEnv...)
-	env = append(env, "PYTHONUNBUFFERED=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
+	if lookEnv(e.BaseEnv, "PATH") == "" {
+		env = append(env, "PATH="+e.runPath())
+	}
+	tmp := os.TempDir()
+	if e.Sandbox != nil {
+		tmp = "/tmp"
+	}
+	env = append(env, "HOME="+dir, "TMPDIR="+tmp, "PYTHONUNBUFFERED=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
 		"PIP_PROGRESS_BAR=off", "UV_NO_PROGRESS=1")
 	env = append(env, e.InstallEnv...)
 	return append(env,
@@ -390,19 +409,17 @@ func (e *Executor) installEnv(j Job) []string {
 	)
 }
 
-// installStep runs argv in its own process group in dir, its output going
+// installStep runs argv in its own process group in spec.dir (in the
+// sandbox when there is one), its output going
 // to the log, and returns nil once it exited with 0. When ctx ends, the
 // group is stopped and the cause returned.
-func (e *Executor) installStep(ctx context.Context, dir string, env []string, h Hooks, lg *runLog, argv []string) error {
+func (e *Executor) installStep(ctx context.Context, spec sandboxSpec, env []string, h Hooks, lg *runLog, argv []string) error {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("make log pipe: %w", err)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = env
+	cmd := e.command(argv, spec, env)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = groupAttr()
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()

@@ -1,0 +1,208 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dlthub/runtime-action/internal/api"
+)
+
+// sandboxed is newExecutor with the bubblewrap sandbox. Where bwrap cannot
+// run the test is skipped, except in CI (CI=true), where that is a failure:
+// the sandbox tests are the ones that matter most there.
+func sandboxed(t testing.TB) *Executor {
+	t.Helper()
+	RequireSandbox(t)
+	e := newExecutor(t)
+	e.Sandbox = &Sandbox{Bwrap: "bwrap"}
+	e.Python = realPython(t)
+	return e
+}
+
+// RequireSandbox skips t where bubblewrap cannot make a sandbox, and fails
+// it in CI.
+func RequireSandbox(t testing.TB) {
+	t.Helper()
+	if err := CheckSandbox(context.Background(), "bwrap"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must run the sandbox tests: %v", err)
+		}
+		t.Skipf("no sandbox here: %v", err)
+	}
+}
+
+// TestSandboxView: a sandboxed script sees its own folder (read-write), a
+// private /tmp, its own processes only, an environment made from scratch,
+// and nothing of the server's files.
+func TestSandboxView(t *testing.T) {
+	e := sandboxed(t)
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "signing.key")
+	if err := os.WriteFile(secret, []byte("key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RUNTIME_SERVER_ENCRYPTION_KEY", "server-only")
+	t.Setenv("ALLOWED_VAR", "yes")
+	e.BaseEnv = DefaultBaseEnv("ALLOWED_VAR", "NOT_SET_VAR")
+	script := fmt.Sprintf(`import os
+def can_read(p):
+    try:
+        open(p).read(); return "readable"
+    except OSError as e:
+        return type(e).__name__
+print("secret", can_read(%q))
+print("secretdir", os.path.exists(%q))
+print("pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+print("pid1", open("/proc/1/cmdline").read().split("\0")[0])
+open("out.txt", "w").write("x")
+open("/tmp/t.txt", "w").write("x")
+try:
+    open("/usr/x", "w")
+    print("usr writable")
+except OSError as e:
+    print("usr", type(e).__name__)
+print("env", sorted(os.environ))
+print("HOME", os.environ["HOME"] == os.getcwd())
+`, secret, secretDir)
+	j := newJob(t, "run-view", script, nil)
+	res := e.Run(context.Background(), j, Hooks{})
+	log := readFile(t, j.LogPath)
+	if res.Status != api.StatusCompleted {
+		t.Fatalf("Run = %+v\n%s", res, log)
+	}
+	for _, want := range []string{
+		"secret FileNotFoundError\n", "secretdir False\n",
+		"pids [1, 2]\n", "pid1 bwrap\n", "usr OSError\n", "HOME True\n",
+		"env ['ALLOWED_VAR', 'HOME', 'LANG', 'PATH', 'PWD', 'PYTHONUNBUFFERED', 'RUNTIME__PROFILE', 'RUNTIME__RUN_ID', 'RUNTIME__WORKSPACE_ID', 'TMPDIR']\n",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if _, err := os.Stat("/tmp/t.txt"); err == nil {
+		t.Error("the sandbox's /tmp is the host's")
+	}
+}
+
+// TestSandboxKillsEverything: when the script's first process ends, every
+// process it started goes too, those that left its process group (setsid)
+// and ignore SIGTERM included; on cancel, within the grace period.
+func TestSandboxKillsEverything(t *testing.T) {
+	// The grandchild makes a new session, ignores SIGTERM and writes its
+	// host-visible marker: a file in the run folder naming a unique
+	// command line that the test looks for in the host's /proc.
+	const grandchild = `import os, signal, subprocess, sys, time
+tag = sys.argv[1]
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.execvp("sleep", ["sleep", "1%s" % tag])
+    os._exit(0)
+time.sleep(0.2)
+print("started", flush=True)
+`
+	tests := []struct {
+		name   string
+		script string
+		cancel bool
+		want   api.RunStatus
+	}{
+		{"script ends", "import subprocess, sys\nsubprocess.run([sys.executable, 'gc.py', sys.argv[0] and '%s'])\n", false, api.StatusCompleted},
+		{"cancelled", "import subprocess, sys, time\nsubprocess.run([sys.executable, 'gc.py', '%s'])\ntime.sleep(60)\n", true, api.StatusCancelled},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := sandboxed(t)
+			e.Grace = 2 * time.Second
+			tag := fmt.Sprintf("%d%d", 4242+i, time.Now().UnixNano()%100000)
+			j := newJob(t, "run-kill", fmt.Sprintf(tt.script, tag), map[string]string{"gc.py": grandchild})
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			if tt.cancel {
+				go func() {
+					waitForLog(t, j.LogPath, "started")
+					if findSleep(tag) == 0 {
+						t.Error("the grandchild is not running")
+					}
+					cancel(ErrCancelled)
+				}()
+			}
+			began := time.Now()
+			res := e.Run(ctx, j, Hooks{})
+			took := time.Since(began)
+			if res.Status != tt.want {
+				t.Fatalf("Run = %+v\n%s", res, readFile(t, j.LogPath))
+			}
+			if !strings.Contains(readFile(t, j.LogPath), "started") {
+				t.Fatalf("the grandchild never started:\n%s", readFile(t, j.LogPath))
+			}
+			if pid := findSleep(tag); pid != 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("the setsid grandchild %d outlived the run", pid)
+			}
+			if tt.cancel && took > 10*time.Second {
+				t.Errorf("cancel took %s", took)
+			}
+		})
+	}
+}
+
+// findSleep is the pid of the host's process running "sleep 1<tag>", or 0.
+func findSleep(tag string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		var pid int
+		if _, err := fmt.Sscan(d.Name(), &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		if string(b) == "sleep\x001"+tag+"\x00" {
+			if st, err := os.ReadFile("/proc/" + d.Name() + "/stat"); err == nil {
+				if s, _, _, ok := parseStat(st); ok && (s == 'Z' || s == 'X') {
+					continue
+				}
+			}
+			return pid
+		}
+	}
+	return 0
+}
+
+// TestSandboxInstall: a deployment's dependencies are installed in the
+// sandbox, and its script runs with them.
+func TestSandboxInstall(t *testing.T) {
+	e := sandboxed(t)
+	e.VenvsDir = t.TempDir()
+	e.UV = UVNone
+	e.PipArgs = []string{"--no-index"}
+	e.InstallEnv = []string{"PIP_CONFIG_FILE=" + os.DevNull}
+	files := map[string]string{"requirements.txt": "./" + wheelPath + "\n", wheelPath: helloWheel(t)}
+	j := withHash(newJob(t, "run-deps", importsHello, files), "sandboxdeps")
+	res := e.Run(context.Background(), j, Hooks{})
+	log := readFile(t, j.LogPath)
+	if res.Status != api.StatusCompleted || !strings.Contains(log, "hello from hello_pkg") {
+		t.Fatalf("Run = %+v\n%s", res, log)
+	}
+}
+
+// TestCheckSandbox: a bwrap that is not there is named in the error.
+func TestCheckSandbox(t *testing.T) {
+	err := CheckSandbox(context.Background(), "/nonexistent/bwrap")
+	if err == nil || !strings.Contains(err.Error(), `"/nonexistent/bwrap"`) {
+		t.Errorf("CheckSandbox = %v", err)
+	}
+	if errors.Is(err, nil) {
+		t.Fatal("unreachable")
+	}
+}

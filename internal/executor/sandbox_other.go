@@ -1,0 +1,18 @@
+//go:build !linux
+
+package executor
+
+import (
+	"context"
+	"errors"
+)
+
+// bwrapArgs is never used where there is no bubblewrap: CheckSandbox fails.
+func (e *Executor) bwrapArgs(spec sandboxSpec) []string { return nil }
+
+// CheckSandbox fails: bubblewrap sandboxes need Linux.
+func CheckSandbox(ctx context.Context, bwrap string) error {
+	return errors.New("bubblewrap sandboxes need Linux: pass --sandbox none (runs are then not isolated)")
+}
+
+func termSandbox(leader int) {}
