@@ -210,7 +210,13 @@ func (c *conn) startEmbedded(ctx context.Context, s *Streams) (*server.Running, 
 	}
 	// Orphaned processes of runs come back to this process, to be reaped.
 	_ = executor.BecomeSubreaper()
-	srv, err := server.Start(ctx, server.Config{DataDir: dataDir, Python: python}, "127.0.0.1:0")
+	// One user, their own code: without bubblewrap, a note, not a refusal.
+	sandbox := server.SandboxAuto
+	if err := executor.CheckSandbox(ctx, "bwrap"); err != nil {
+		sandbox = server.SandboxNone
+		fmt.Fprintln(s.Err, "Note: runs of the embedded Runtime are not sandboxed (install bubblewrap to isolate them)")
+	}
+	srv, err := server.Start(ctx, server.Config{DataDir: dataDir, Python: python, Sandbox: sandbox, RunsDir: filepath.Join(dataDir, "runs")}, "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded Runtime: %w", err)
 	}

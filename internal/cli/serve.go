@@ -51,6 +51,9 @@ type serveOptions struct {
 	VenvsDir          string        `env:"VENVS_DIR"`
 	UV                string        `env:"UV"`
 	PipArgs           string        `env:"PIP_ARGS"`
+	Sandbox           string        `env:"SANDBOX"`
+	RunsDir           string        `env:"RUNS_DIR"`
+	RunEnv            []string      `env:"RUN_ENV"`
 }
 
 // defaultDataDir is $XDG_DATA_HOME/runtime-action, else
@@ -82,6 +85,7 @@ func newServeCmd(s *Streams) *cobra.Command {
 		OIDCIssuer:        oidc.DefaultIssuer,
 		OIDCAudience:      oidc.DefaultAudience,
 		OIDCKeyRefresh:    oidc.DefaultKeyRefresh,
+		Sandbox:           server.SandboxAuto,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -129,6 +133,9 @@ over the environment.`,
 	f.StringVar(&o.VenvsDir, "venvs-dir", o.VenvsDir, "folder of the Python environments of deployments with requirements.txt or pyproject.toml dependencies (RUNTIME_SERVER_VENVS_DIR; default <data-dir>/venvs)")
 	f.StringVar(&o.UV, "uv", o.UV, `uv executable that makes Python environments, or "none" for python -m venv and pip (RUNTIME_SERVER_UV; default: uv when on PATH)`)
 	f.StringVar(&o.PipArgs, "pip-args", o.PipArgs, `extra arguments of every dependency install, space-separated, e.g. "--no-index --find-links /wheels" (RUNTIME_SERVER_PIP_ARGS)`)
+	f.StringVar(&o.Sandbox, "sandbox", o.Sandbox, "isolation of runs: auto (bubblewrap, refusing to start without it), bwrap, or none (runs see all the server sees) (RUNTIME_SERVER_SANDBOX)")
+	f.StringVar(&o.RunsDir, "runs-dir", o.RunsDir, "parent folder of the run folders, outside the data dir (RUNTIME_SERVER_RUNS_DIR; default <data-dir>-runs)")
+	f.StringArrayVar(&o.RunEnv, "run-env", o.RunEnv, "name of a variable of the server's environment that runs get, repeatable (RUNTIME_SERVER_RUN_ENV, comma-separated)")
 	addKeyFlags(cmd.PersistentFlags(), o)
 	cmd.AddCommand(newServeTokenCmd(s, o), newServeWorkspaceCmd(s, o), newServeTrustCmd(s, o), newServeKeysCmd(s, o))
 	return cmd
@@ -139,7 +146,14 @@ over the environment.`,
 // given are set again on top.
 func applyEnv(cmd *cobra.Command, o *serveOptions, getenv func(string) string) error {
 	given := map[string]string{}
-	visit := func(f *pflag.Flag) { given[f.Name] = f.Value.String() }
+	sliceVals := map[string][]string{}
+	visit := func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			sliceVals[f.Name] = sv.GetSlice()
+			return
+		}
+		given[f.Name] = f.Value.String()
+	}
 	cmd.Flags().Visit(visit)
 	cmd.InheritedFlags().Visit(visit)
 	opts := env.Options{Prefix: serveEnvPrefix}
@@ -164,6 +178,13 @@ func applyEnv(cmd *cobra.Command, o *serveOptions, getenv func(string) string) e
 		if f != nil {
 			if err := f.Value.Set(v); err != nil {
 				return &usageError{msg: fmt.Sprintf("flag --%s: %v", name, err)}
+			}
+		}
+	}
+	for name, v := range sliceVals {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				_ = sv.Replace(v)
 			}
 		}
 	}
@@ -252,6 +273,9 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		VenvsDir:          o.VenvsDir,
 		UV:                o.UV,
 		PipArgs:           strings.Fields(o.PipArgs),
+		Sandbox:           o.Sandbox,
+		RunsDir:           o.RunsDir,
+		RunEnvAllow:       o.RunEnv,
 	})
 	if err != nil {
 		return err
@@ -268,6 +292,9 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 	}
 	fmt.Fprintf(s.Err, "Runtime API at %s, auth service at %s/auth\n", url, url)
 	fmt.Fprintf(s.Err, "Data dir: %s\n", srv.DataDir())
+	if !srv.Sandboxed() {
+		fmt.Fprintln(s.Err, "Warning: --sandbox none: runs are not isolated: their scripts run as the server's user and can read the server's data (keys, database, other runs' secrets)")
+	}
 	if srv.FirstStart() {
 		fmt.Fprintf(s.Err, "First start: created the admin token in %s\n", srv.AdminTokenPath())
 	} else {

@@ -271,6 +271,7 @@ func (sc *Dispatcher) openApp(r store.Run, job *executor.Job) (App, error) {
 		return nil, err
 	}
 	job.Port = a.Port()
+	job.AppSocket = a.Socket()
 	job.ReadyTimeout = sc.appReady
 	return a, nil
 }

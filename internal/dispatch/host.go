@@ -35,6 +35,9 @@ type Host interface {
 type App interface {
 	// Port is where the app is to listen on loopback.
 	Port() int
+	// Socket is the Unix socket the server reaches a sandboxed app
+	// through (executor.Job.AppSocket); "" when it reaches the port.
+	Socket() string
 	// Ready lets requests through: the run is running.
 	Ready()
 	// Close unregisters the app: its run has ended.

@@ -105,8 +105,16 @@ func (e *Executor) awaitApp(ctx context.Context, j Job, exited chan leaderExit) 
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	d := net.Dialer{Timeout: poll}
+	dial := func() (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	if e.appNet(j) {
+		dial = func() (net.Conn, error) {
+			c, cancel := context.WithTimeout(ctx, poll)
+			defer cancel()
+			return DialApp(c, j.AppSocket)
+		}
+	}
 	for {
-		if conn, err := d.DialContext(ctx, "tcp", addr); err == nil {
+		if conn, err := dial(); err == nil {
 			conn.Close()
 			return nil
 		}

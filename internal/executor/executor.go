@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -95,8 +96,13 @@ type Job struct {
 	// Interactive runs are apps (app.go): they get Port in PORT (and as
 	// --port of a marimo notebook), are running only once Port accepts TCP
 	// connections, and Executor.Timeout does not apply to them.
-	Interactive  bool
-	Port         int
+	Interactive bool
+	Port        int
+	// AppSocket, with a sandbox, is the Unix socket (in a folder of its
+	// own, made by the caller) the app is reached through: the app then
+	// has a network namespace of its own, and its port is not reachable
+	// from outside it (see DialApp).
+	AppSocket    string
 	ReadyTimeout time.Duration // longest wait for Port to listen (default 30s)
 }
 
@@ -280,7 +286,16 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 	if err != nil {
 		return failed(fmt.Sprintf("start %s: make log pipe: %v", e.Python, err))
 	}
-	cmd := e.command(append([]string{py.python}, scriptArgs(j, dir)...), e.runSpec(j, dir, py), append(e.env(j, dir), py.env...))
+	argv := append([]string{py.python}, scriptArgs(j, dir)...)
+	spec := e.runSpec(j, dir, py)
+	if e.appNet(j) {
+		// The app listens inside a network namespace of its own; the
+		// server reaches it through the socket, in a folder it holds.
+		spec.net = true
+		spec.rw = append(spec.rw, filepath.Dir(j.AppSocket))
+		argv = append([]string{py.python, "-c", appForwarder, j.AppSocket, strconv.Itoa(j.Port)}, argv...)
+	}
+	cmd := e.command(argv, spec, append(e.env(j, dir), py.env...))
 	// One file for both, so the child gets one pipe on fd 1 and 2 and its
 	// output keeps the order it was written in.
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -298,6 +313,9 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 
 	pgid := cmd.Process.Pid
 	h.started(pgid)
+	if spec.net {
+		defer e.startNet(pgid, lg)()
+	}
 
 	// The leader is not reaped until its group is gone: its pid, and so the
 	// group id, cannot be reused meanwhile, so kill(-pgid) reaches only ours.

@@ -22,6 +22,10 @@ import (
 type Sandbox struct {
 	// Bwrap is the bubblewrap executable.
 	Bwrap string
+	// Slirp4netns gives apps, each in a network namespace of its own,
+	// their outbound network ("": apps have none). Batch scripts share the
+	// server's network.
+	Slirp4netns string
 }
 
 // Interpreter is what the sandbox needs to know of the Python interpreter:

@@ -148,3 +148,33 @@ func childOf(pid int) int {
 	}
 	return 0
 }
+
+// startNet gives the network namespace of the sandbox whose outer bwrap
+// process is leader its outbound network, with slirp4netns (user-mode
+// networking: nothing of the host's loopback is reachable from it), and
+// returns what stops it. Without slirp4netns the app has loopback only.
+func (e *Executor) startNet(leader int, lg *runLog) func() {
+	if e.Sandbox.Slirp4netns == "" {
+		return func() {}
+	}
+	init := 0
+	for range 200 {
+		if init = childOf(leader); init > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if init <= 0 {
+		return func() {}
+	}
+	cmd := exec.Command(e.Sandbox.Slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", strconv.Itoa(init), "tap0")
+	cmd.SysProcAttr = groupAttr()
+	if err := cmd.Start(); err != nil {
+		lg.line(oneLine(fmt.Sprintf("warning: no outbound network for the app: %v", err)))
+		return func() {}
+	}
+	return func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}

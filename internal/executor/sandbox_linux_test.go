@@ -19,16 +19,16 @@ import (
 // the sandbox tests are the ones that matter most there.
 func sandboxed(t testing.TB) *Executor {
 	t.Helper()
-	RequireSandbox(t)
+	requireSandbox(t)
 	e := newExecutor(t)
 	e.Sandbox = &Sandbox{Bwrap: "bwrap"}
 	e.Python = realPython(t)
 	return e
 }
 
-// RequireSandbox skips t where bubblewrap cannot make a sandbox, and fails
+// requireSandbox skips t where bubblewrap cannot make a sandbox, and fails
 // it in CI.
-func RequireSandbox(t testing.TB) {
+func requireSandbox(t testing.TB) {
 	t.Helper()
 	if err := CheckSandbox(context.Background(), "bwrap"); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,12 +29,26 @@ type appTable struct {
 	mu    sync.Mutex
 	apps  map[string][]*liveApp // by appKey; the newest last
 	ports map[int]bool          // ports held by the apps above
+	socks map[string]string     // the Unix socket of each sandboxed app, by its addr
 }
 
 func newAppTable(now func() time.Time) *appTable {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil // the apps are on loopback: never through HTTP_PROXY
-	return &appTable{now: now, transport: t, apps: map[string][]*liveApp{}, ports: map[int]bool{}}
+	at := &appTable{now: now, transport: t, apps: map[string][]*liveApp{}, ports: map[int]bool{}, socks: map[string]string{}}
+	// A sandboxed app listens in a network namespace of its own: the
+	// proxy reaches it through its socket, held by the server.
+	var d net.Dialer
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		at.mu.Lock()
+		sock := at.socks[addr]
+		at.mu.Unlock()
+		if sock != "" {
+			return executor.DialApp(ctx, sock)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return at
 }
 
 func appKey(workspaceID, name string) string { return workspaceID + "/" + name }
@@ -44,6 +60,7 @@ type liveApp struct {
 	name        string   // the script's name
 	segs        []string // name split at "/"
 	port        int
+	sockDir     string // the folder of its Unix socket, when sandboxed
 	// stop cancels the run's context with a cause.
 	stop func(error)
 	done chan struct{} // closed when the run ended
@@ -101,6 +118,7 @@ func (t *appTable) close(a *liveApp) {
 		t.apps[k] = list
 	}
 	delete(t.ports, a.port)
+	delete(t.socks, a.addr())
 	t.mu.Unlock()
 	close(a.done)
 }
@@ -198,6 +216,22 @@ func (a *liveApp) watchIdle(now func() time.Time, idle time.Duration) {
 		}
 		t.Reset(left)
 	}
+}
+
+// setSocket makes the app reached through a socket in dir, its own folder.
+func (t *appTable) setSocket(a *liveApp, dir string) {
+	t.mu.Lock()
+	a.sockDir = dir
+	t.socks[a.addr()] = a.socket()
+	t.mu.Unlock()
+}
+
+// socket is the app's Unix socket, "" when it has none.
+func (a *liveApp) socket() string {
+	if a.sockDir == "" {
+		return ""
+	}
+	return filepath.Join(a.sockDir, "app.sock")
 }
 
 // addr is where the app listens.

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/executor"
@@ -36,6 +37,21 @@ const (
 // MaxOIDCTokenTTL is the longest lifetime of a Runtime token from an OIDC
 // exchange (and its default).
 const MaxOIDCTokenTTL = time.Hour
+
+// Values of Config.Sandbox.
+const (
+	SandboxAuto  = "auto"
+	SandboxBwrap = "bwrap"
+	SandboxNone  = "none"
+)
+
+// DefaultRunsDir is where the run folders of the data dir dataDir go when
+// no runs dir is given: beside it, never in it, so that nothing of the
+// server's own files is below a folder a run may write.
+func DefaultRunsDir(dataDir string) string {
+	dataDir = filepath.Clean(dataDir)
+	return filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+"-runs")
+}
 
 // Config configures a Server. Only DataDir is required.
 type Config struct {
@@ -86,8 +102,23 @@ type Config struct {
 	// KeepRunDirs keeps run folders after runs (debugging).
 	KeepRunDirs bool
 	// RunEnv is the environment every run starts from (default:
-	// executor.DefaultBaseEnv, a minimal one).
+	// executor.DefaultBaseEnv(RunEnvAllow...): LANG and the allowed
+	// variables of the server's environment).
 	RunEnv []string
+	// RunEnvAllow names variables of the server's environment that runs
+	// get (serve --run-env); nothing else of it reaches them.
+	RunEnvAllow []string
+	// Sandbox is how runs are isolated: SandboxBwrap (each run in a
+	// bubblewrap sandbox; Open fails when bwrap cannot make one),
+	// SandboxAuto (the same, with an error that says what to do), or
+	// SandboxNone ("" too: runs are processes of the server's user that
+	// see what it sees).
+	Sandbox string
+	// Bwrap is the bubblewrap executable (default "bwrap", on PATH).
+	Bwrap string
+	// RunsDir is the parent folder of the run folders, outside the data
+	// dir (default: <DataDir>-runs, beside it).
+	RunsDir string
 	// VenvsDir holds the Python environments of deployments that declare
 	// dependencies (requirements.txt, pyproject.toml), one per deployment
 	// content hash (default: <DataDir>/venvs).
@@ -177,7 +208,13 @@ func (c Config) withDefaults() Config {
 		c.GitHubClient = &http.Client{Timeout: DefaultGitHubTimeout}
 	}
 	if c.RunEnv == nil {
-		c.RunEnv = executor.DefaultBaseEnv()
+		c.RunEnv = executor.DefaultBaseEnv(c.RunEnvAllow...)
+	}
+	if c.Bwrap == "" {
+		c.Bwrap = "bwrap"
+	}
+	if c.RunsDir == "" && c.DataDir != "" {
+		c.RunsDir = DefaultRunsDir(c.DataDir)
 	}
 	setD(&c.AppIdleTimeout, DefaultAppIdleTimeout)
 	setD(&c.AppReadyTimeout, DefaultAppReadyTimeout)

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/dlthub/runtime-action/internal/dispatch"
 )
 
@@ -37,6 +40,17 @@ func (h dispatchHost) OpenApp(runID, workspaceID, name string, stop func(error))
 	if err != nil {
 		return nil, err
 	}
+	if h.s.sandboxed {
+		// The app gets a network namespace of its own, reached through
+		// a socket in a folder of its own, on a short path: a Unix
+		// socket's is limited to 108 bytes.
+		dir, err := os.MkdirTemp("", "rt-app-")
+		if err != nil {
+			h.s.apps.close(a)
+			return nil, fmt.Errorf("make the socket folder of app %q: %w", name, err)
+		}
+		h.s.apps.setSocket(a, dir)
+	}
 	return proxiedApp{s: h.s, a: a}, nil
 }
 
@@ -52,5 +66,13 @@ func (p proxiedApp) Port() int { return p.a.port }
 // Ready lets requests through and starts the idle clock.
 func (p proxiedApp) Ready() { p.a.markReady(p.s.cfg.Now, p.s.cfg.AppIdleTimeout) }
 
-// Close unregisters the app and frees its port.
-func (p proxiedApp) Close() { p.s.apps.close(p.a) }
+// Socket is the app's Unix socket ("": none, it is reached on its port).
+func (p proxiedApp) Socket() string { return p.a.socket() }
+
+// Close unregisters the app, frees its port and removes its socket.
+func (p proxiedApp) Close() {
+	p.s.apps.close(p.a)
+	if p.a.sockDir != "" {
+		_ = os.RemoveAll(p.a.sockDir)
+	}
+}

@@ -154,7 +154,7 @@ print("cwd=" + os.getcwd())
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
 	}
-	runDir := filepath.Join(e.dir, runsDir, run.ID)
+	runDir := filepath.Join(DefaultRunsDir(e.dir), run.ID)
 	if !strings.Contains(logs, "cwd="+runDir) {
 		t.Errorf("the run did not run in %s:\n%s", runDir, logs)
 	}
@@ -498,7 +498,7 @@ func TestInterruptedRunFolderRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	left := filepath.Join(dir, runsDir, run.ID, ".dlt")
+	left := filepath.Join(DefaultRunsDir(dir), run.ID, ".dlt")
 	if err := os.MkdirAll(left, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestInterruptedRunFolderRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	e = newEnv(t, func(c *Config) { c.DataDir = dir })
-	if _, err := os.Stat(filepath.Join(dir, runsDir, run.ID)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(DefaultRunsDir(dir), run.ID)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the interrupted run's folder is left: %v", err)
 	}
 	if d := e.waitRun(t, run.ID, 10*time.Second, terminal); d.Status != api.StatusFailed {

@@ -112,7 +112,9 @@ func serveProcessEnv(t *testing.T, dir string, args ...string) (*exec.Cmd, *test
 func TestKilledServerRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd, e := serveProcessEnv(t, dir)
+	// Unsandboxed: a sandbox takes every process of its run down with
+	// the server (TestSandboxAttack).
+	cmd, e := serveProcessEnv(t, dir, "--sandbox", "none")
 	e.deploy(t, map[string]string{"stubborn.py": stubbornScript}, "stubborn.py")
 	run := e.startRun(t, "stubborn.py")
 	e.waitLog(t, run.ID, 10*time.Second, "parent up", "child up")
@@ -130,7 +132,7 @@ func TestKilledServerRestart(t *testing.T) {
 		t.Fatal("no process of the run outlived the server: nothing left for the restart to clean up")
 	}
 
-	_, e.url = serveProcess(t, dir)
+	_, e.url = serveProcess(t, dir, "--sandbox", "none")
 	var got api.DetailedRun
 	e.get(t, e.wsPath("/runs/", run.ID)).decode(t, &got)
 	if got.Status != api.StatusFailed || got.TimeEnded == nil {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Server struct {
 	apps *appTable
 	// devices paces the polls of device flow logins (deviceflow.go).
 	devices deviceFlows
+	// sandboxed: runs are isolated (Config.Sandbox); apps are then reached
+	// through Unix sockets.
+	sandboxed bool
 
 	// base is what the server calls itself in links (baseURL).
 	base atomic.Pointer[string]
@@ -96,17 +100,31 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			_ = os.RemoveAll(dir.join(tmpDir, e.Name()))
 		}
 	}
+	if err := os.MkdirAll(cfg.RunsDir, 0o700); err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, fmt.Errorf("make runs dir %q: %w", cfg.RunsDir, err)
+	}
+	sandbox, interp, err := openSandbox(ctx, cfg)
+	if err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, err
+	}
+	s.sandboxed = sandbox != nil
 	s.sched = dispatch.New(dispatch.Config{
 		Store: dir.store, Host: dispatchHost{s}, Log: cfg.Logger,
 		MaxConcurrentRuns: cfg.MaxConcurrentRuns, AppReadyTimeout: cfg.AppReadyTimeout,
 		Exec: &executor.Executor{
-			Python:   cfg.Python,
-			RunsDir:  dir.join(runsDir),
-			Grace:    cfg.CancelGrace,
-			Timeout:  cfg.RunTimeout,
-			LogLimit: cfg.LogLimit,
-			BaseEnv:  cfg.RunEnv,
-			KeepDirs: cfg.KeepRunDirs,
+			Python:      cfg.Python,
+			RunsDir:     cfg.RunsDir,
+			Sandbox:     sandbox,
+			Interpreter: interp,
+			Grace:       cfg.CancelGrace,
+			Timeout:     cfg.RunTimeout,
+			LogLimit:    cfg.LogLimit,
+			BaseEnv:     cfg.RunEnv,
+			KeepDirs:    cfg.KeepRunDirs,
 
 			VenvsDir:   cmp.Or(cfg.VenvsDir, dir.join("venvs")),
 			UV:         cfg.UV,
@@ -128,6 +146,38 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.cron.Start()
 	return s, nil
 }
+
+// openSandbox is the sandbox cfg asks for, checked to work, and where the
+// interpreter lives; nil for SandboxNone.
+func openSandbox(ctx context.Context, cfg Config) (*executor.Sandbox, *executor.Interpreter, error) {
+	switch cfg.Sandbox {
+	case "", SandboxNone:
+		return nil, nil, nil
+	case SandboxAuto, SandboxBwrap:
+	default:
+		return nil, nil, fmt.Errorf("invalid sandbox %q: use auto, bwrap or none", cfg.Sandbox)
+	}
+	if err := executor.CheckSandbox(ctx, cfg.Bwrap); err != nil {
+		return nil, nil, fmt.Errorf("no sandbox for runs: %w; install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap) "+
+			"or pass --sandbox none to run scripts unisolated, as the server's user", err)
+	}
+	// Found once here, not at every run; a wrong interpreter is said by
+	// the first run that needs it.
+	interp, _ := executor.FindInterpreter(ctx, cfg.Python)
+	sb := &executor.Sandbox{Bwrap: cfg.Bwrap}
+	if p, err := exec.LookPath("slirp4netns"); err == nil {
+		sb.Slirp4netns = p
+	} else {
+		cfg.Logger.Warn("no slirp4netns: interactive apps get no outbound network (install slirp4netns)")
+	}
+	return sb, interp, nil
+}
+
+// Sandboxed reports whether runs are isolated in a sandbox.
+func (s *Server) Sandboxed() bool { return s.sandboxed }
+
+// RunsDir is the parent folder of the run folders.
+func (s *Server) RunsDir() string { return s.cfg.RunsDir }
 
 func (s *Server) logPath(runID string) string { return s.dir.join(logsDir, runID+".log") }
 
