@@ -36,6 +36,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/executor"
 	"github.com/dlthub/runtime-action/internal/pack"
 	"github.com/dlthub/runtime-action/internal/server"
 	"github.com/dlthub/runtime-action/internal/store"
@@ -235,9 +236,23 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // BenchmarkRunStart: time from POST /runs to the run being seen running,
 // for a trivial script (target: median < 100 ms). The run is polled every
-// millisecond; each run ends before the next starts.
+// millisecond; each run ends before the next starts. Two cases: runs in the
+// bubblewrap sandbox (serve's default where bwrap works) and without.
 func BenchmarkRunStart(b *testing.B) {
-	e := newEnv(b, server.Config{})
+	for _, sandbox := range []string{server.SandboxBwrap, server.SandboxNone} {
+		b.Run("sandbox="+sandbox, func(b *testing.B) {
+			if sandbox != server.SandboxNone {
+				if err := executor.CheckSandbox(context.Background(), "bwrap"); err != nil {
+					b.Skipf("no sandbox here: %v", err)
+				}
+			}
+			benchRunStart(b, server.Config{Sandbox: sandbox})
+		})
+	}
+}
+
+func benchRunStart(b *testing.B, cfg server.Config) {
+	e := newEnv(b, cfg)
 	e.deploy(b, "import time\ntime.sleep(0.2)\n")
 	var took []time.Duration
 	b.ResetTimer()
