@@ -68,7 +68,8 @@ func (o observer) Authenticated(sess *deploy.Session) {
 func (o observer) Synced(res *deploy.SyncResult) {
 	s := o.s
 	if s.in.DryRun {
-		pp := PackagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles}
+		pp := PackagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles,
+			OlderClientCopy: res.Plan.OlderClientCopy}
 		if res.Package != nil {
 			pp.LatestVersion = res.Package.Version
 		}

@@ -256,6 +256,9 @@ type PackagePlan struct {
 	LatestVersion int      // 0: the Runtime has none yet
 	Files         []string // the files the package would hold
 	LatestFiles   []string // the latest version's file_names (api.PackageInfo.Files)
+	// OlderClientCopy: the same content, but the Runtime's copy was made by
+	// an older client (deploy.Plan.OlderClientCopy); not a change.
+	OlderClientCopy bool
 }
 
 // PlanData is a dry run's result.
@@ -289,6 +292,9 @@ func RenderPlan(p PlanData) string {
 		switch {
 		case pk.LatestVersion == 0:
 			fmt.Fprintf(&b, "**%s**: new, version 1 would be uploaded (%d files)\n", mdText(pk.Name), len(pk.Files))
+		case pk.Changed && pk.OlderClientCopy:
+			fmt.Fprintf(&b, "**%s**: the same content as version %d, but the Runtime's copy was made by an older client: version %d would be uploaded\n",
+				mdText(pk.Name), pk.LatestVersion, pk.LatestVersion+1)
 		case pk.Changed:
 			fmt.Fprintf(&b, "**%s**: changed, version %d would be uploaded (latest is %d; %d added, %d removed",
 				mdText(pk.Name), pk.LatestVersion+1, pk.LatestVersion, len(added), len(removed))
@@ -302,7 +308,7 @@ func RenderPlan(p PlanData) string {
 		if pk.LatestVersion == 0 {
 			added, removed = pk.Files, nil
 		}
-		if pk.Changed || pk.LatestVersion == 0 {
+		if pk.Changed && !pk.OlderClientCopy || pk.LatestVersion == 0 {
 			listFiles(&b, "+", added)
 			listFiles(&b, "-", removed)
 		}
