@@ -50,6 +50,9 @@ type Options struct {
 	// cannot play the user while a command waits).
 	ApproveAfter int
 	ApproveAs    *User
+	// FormOnly answers form-encoded even when JSON is asked for, as a
+	// proxy that drops the Accept header makes GitHub do.
+	FormOnly bool
 	// Now is the clock polls are timed by (default time.Now).
 	Now func() time.Time
 }
@@ -151,8 +154,8 @@ func random(n int) string {
 
 // answer writes fields as JSON when the request accepts it, else
 // form-encoded, as GitHub's OAuth endpoints do; numbers stay numbers in JSON.
-func answer(w http.ResponseWriter, r *http.Request, fields map[string]any) {
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, fields map[string]any) {
+	if !s.opt.FormOnly && strings.Contains(r.Header.Get("Accept"), "application/json") {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		json.NewEncoder(w).Encode(fields)
 		return
@@ -165,13 +168,13 @@ func answer(w http.ResponseWriter, r *http.Request, fields map[string]any) {
 	fmt.Fprint(w, v.Encode())
 }
 
-func oauthError(w http.ResponseWriter, r *http.Request, code, description string, extra map[string]any) {
+func (s *Server) oauthError(w http.ResponseWriter, r *http.Request, code, description string, extra map[string]any) {
 	fields := map[string]any{"error": code, "error_description": description,
 		"error_uri": "https://docs.github.com/developers/apps/authorizing-oauth-apps#error-codes-for-the-device-flow"}
 	for k, v := range extra {
 		fields[k] = v
 	}
-	answer(w, r, fields)
+	s.answer(w, r, fields)
 }
 
 // form reads a form-encoded body (GitHub also takes the query string).
@@ -204,10 +207,10 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	case f.Get("client_id") != s.opt.ClientID:
-		oauthError(w, r, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.", nil)
+		s.oauthError(w, r, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.", nil)
 		return
 	case s.opt.DeviceFlowDisabled:
-		oauthError(w, r, "device_flow_disabled", "Device Flow must be explicitly enabled for this App", nil)
+		s.oauthError(w, r, "device_flow_disabled", "Device Flow must be explicitly enabled for this App", nil)
 		return
 	}
 	d := &device{code: random(20), userCode: strings.ToUpper(random(2) + "-" + random(2)),
@@ -215,7 +218,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.devices[d.code], s.byUser[d.userCode] = d, d
 	s.mu.Unlock()
-	answer(w, r, map[string]any{"device_code": d.code, "user_code": d.userCode,
+	s.answer(w, r, map[string]any{"device_code": d.code, "user_code": d.userCode,
 		"verification_uri": s.URL + "/login/device", "expires_in": s.opt.ExpiresIn, "interval": s.opt.Interval})
 }
 
@@ -232,16 +235,16 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	d, known := s.devices[f.Get("device_code")]
 	switch {
 	case f.Get("client_id") != s.opt.ClientID:
-		oauthError(w, r, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.", nil)
+		s.oauthError(w, r, "incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.", nil)
 		return
 	case f.Get("grant_type") != GrantType:
-		oauthError(w, r, "unsupported_grant_type", "The grant type is not supported.", nil)
+		s.oauthError(w, r, "unsupported_grant_type", "The grant type is not supported.", nil)
 		return
 	case !known || d.done:
-		oauthError(w, r, "incorrect_device_code", "The device_code provided is not valid.", nil)
+		s.oauthError(w, r, "incorrect_device_code", "The device_code provided is not valid.", nil)
 		return
 	case !now.Before(d.expires):
-		oauthError(w, r, "expired_token", "The device code has expired.", nil)
+		s.oauthError(w, r, "expired_token", "The device code has expired.", nil)
 		return
 	}
 	d.polls++
@@ -251,12 +254,12 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		// GitHub adds five seconds to the interval on every slow_down.
 		d.slowDown = false
 		d.interval += 5 * time.Second
-		oauthError(w, r, "slow_down", "Too many requests have been made in the same timeframe.",
+		s.oauthError(w, r, "slow_down", "Too many requests have been made in the same timeframe.",
 			map[string]any{"interval": int(d.interval / time.Second)})
 		return
 	}
 	if d.denied {
-		oauthError(w, r, "access_denied", "The authorization request was denied.", nil)
+		s.oauthError(w, r, "access_denied", "The authorization request was denied.", nil)
 		return
 	}
 	if d.user == nil && s.opt.ApproveAs != nil && d.polls > s.opt.ApproveAfter {
@@ -264,13 +267,13 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		d.user = &u
 	}
 	if d.user == nil {
-		oauthError(w, r, "authorization_pending", "The authorization request is still pending.", nil)
+		s.oauthError(w, r, "authorization_pending", "The authorization request is still pending.", nil)
 		return
 	}
 	d.done = true
 	tok := "gho_" + random(18)
 	s.tokens[tok] = *d.user
-	answer(w, r, map[string]any{"access_token": tok, "token_type": "bearer", "scope": ""})
+	s.answer(w, r, map[string]any{"access_token": tok, "token_type": "bearer", "scope": ""})
 }
 
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {

@@ -50,10 +50,21 @@ func (e *testEnv) devicePoll(t *testing.T, code string) resp {
 }
 
 // TestDeviceFlowLogin: pending while the user has not approved, and a
-// Runtime token for an allowed user once they did; the token works.
+// Runtime token for an allowed user once they did; the token works. GitHub
+// answering form-encoded (as it does when JSON is not asked for, e.g.
+// behind a proxy that drops Accept) is read as well as JSON.
 func TestDeviceFlowLogin(t *testing.T) {
 	t.Parallel()
-	e, gh, clock := deviceEnv(t, githubtest.Options{})
+	for _, formOnly := range []bool{false, true} {
+		t.Run(map[bool]string{false: "json", true: "form-encoded"}[formOnly], func(t *testing.T) {
+			t.Parallel()
+			testDeviceFlowLogin(t, githubtest.Options{FormOnly: formOnly})
+		})
+	}
+}
+
+func testDeviceFlowLogin(t *testing.T, opt githubtest.Options) {
+	e, gh, clock := deviceEnv(t, opt)
 	start := e.deviceStart(t)
 	r := e.devicePoll(t, start.DeviceCode)
 	if r.status != http.StatusBadRequest || r.detail(t) != "authorization_pending" {
@@ -190,5 +201,28 @@ func TestDeviceFlowGitHubDown(t *testing.T) {
 	r := e.do(t, http.MethodPost, "/auth/v1/github/device-flow/code", "", nil, "")
 	if r.status != http.StatusBadGateway || !strings.Contains(r.detail(t), "cannot reach github") {
 		t.Errorf("got %d %s", r.status, r.body)
+	}
+}
+
+// TestDeviceFlowSameUserAsTokenExchange: the device flow and the GitHub
+// token exchange let in the same account as the same Runtime user.
+func TestDeviceFlowSameUserAsTokenExchange(t *testing.T) {
+	t.Parallel()
+	e, gh, clock := deviceEnv(t, githubtest.Options{})
+	alice := githubtest.User{Login: "alice", ID: 583231}
+	gh.AddToken("ghp_alice", alice)
+	var viaPAT, viaDevice api.LoginResponse
+	r := e.postJSON(t, "/auth/v1/github/token-exchange", map[string]any{"access_token": "ghp_alice"})
+	r.decode(t, &viaPAT)
+	if r.status != http.StatusCreated {
+		t.Fatalf("token exchange: %d %s", r.status, r.body)
+	}
+	start := e.deviceStart(t)
+	gh.Approve(start.UserCode, alice)
+	clock.add(5 * time.Second)
+	r = e.devicePoll(t, start.DeviceCode)
+	r.decode(t, &viaDevice)
+	if r.status != http.StatusCreated || viaDevice.ID != viaPAT.ID || viaDevice.Email != viaPAT.Email {
+		t.Errorf("device flow: %d %s; token exchange gave user %s %s", r.status, r.body, viaPAT.ID, viaPAT.Email)
 	}
 }
