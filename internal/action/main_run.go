@@ -108,8 +108,12 @@ func (o observer) RunStarted(run *api.DetailedRun) {
 	if !s.in.Wait {
 		return
 	}
-	if _, err := SaveRunState(s.a, RunState{RunID: run.ID, WorkspaceID: s.sess.WorkspaceID, APIURL: s.sess.Settings.APIURL.Value}); err != nil {
+	st := RunState{RunID: run.ID, WorkspaceID: s.sess.WorkspaceID, APIURL: s.sess.Settings.APIURL.Value}
+	if _, err := SaveRunState(s.a, st); err != nil {
 		s.a.Warningf("save the run for the post step: %v", err)
+	}
+	if err := SaveRunMarker(s.a, st); err != nil {
+		s.a.Warningf("%v", err)
 	}
 }
 
@@ -136,6 +140,7 @@ func (s *step) finish(ctx context.Context, req deploy.Request, res *deploy.Resul
 	if res == nil || res.Run == nil {
 		return
 	}
+	RemoveRunMarker(s.a) // the runner passes GITHUB_STATE on: the step ended on its own
 	s.setRun(res.Run)
 	if req.Wait && !errors.Is(err, deploy.ErrNotCancelled) {
 		// The run ended, was cancelled, or is left going on purpose: the
@@ -237,7 +242,8 @@ func (s *step) report() error {
 // registered but could not settle. It resolves the settings as the main
 // step does, with the Runtime the main step saved.
 func PostMain(ctx context.Context, env Env) int {
-	a := newStepAction(env)
+	a, done := newPostAction(env)
+	defer done()
 	s := &step{env: env, a: a}
 	err := Post(ctx, a, func(ctx context.Context, st RunState) (deploy.RunCanceller, error) {
 		in, _ := ReadInputs(a)
