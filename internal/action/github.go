@@ -1,22 +1,28 @@
 package action
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
-	"github.com/google/go-github/v75/github"
 	"github.com/sethvargo/go-githubactions"
 )
 
 // GitHub calls GitHub's REST API for this repository: deployments and pull
 // request comments. Its base URL is GITHUB_API_URL, so GitHub Enterprise
-// Server works as github.com does.
+// Server works as github.com does. Five calls are plain net/http: a client
+// library for the whole API would make up a tenth of the image.
 type GitHub struct {
-	client      *github.Client
+	http        *http.Client
+	base        *url.URL
+	token       string
 	owner, repo string
 }
 
@@ -27,15 +33,15 @@ func NewGitHub(gh *Context, token string, httpClient *http.Client) (*GitHub, err
 	if !gh.HasREST(token) {
 		return nil, errors.New("GitHub REST API: needs the repo-token input, GITHUB_API_URL and GITHUB_REPOSITORY")
 	}
-	base, err := url.Parse(gh.APIURL + "/")
+	base, err := url.Parse(strings.TrimRight(gh.APIURL, "/") + "/")
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("GitHub REST API: GITHUB_API_URL %q is not an http(s) URL", gh.APIURL)
 	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: time.Minute}
+	}
 	owner, repo, _ := strings.Cut(gh.Repository, "/")
-	c := github.NewClient(httpClient).WithAuthToken(token)
-	c.BaseURL = base
-	c.UserAgent = "runtime-action"
-	return &GitHub{client: c, owner: owner, repo: repo}, nil
+	return &GitHub{http: httpClient, base: base, token: token, owner: owner, repo: repo}, nil
 }
 
 // ForbiddenError is GitHub refusing a write for lack of permission: 403, or
@@ -57,15 +63,78 @@ func IsForbidden(err error) bool {
 	return errors.As(err, &fe)
 }
 
-func (g *GitHub) wrap(what string, err error) error {
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		if s := er.Response.StatusCode; s == http.StatusForbidden || s == http.StatusNotFound {
-			return &ForbiddenError{What: what, Status: s, Message: er.Message}
-		}
-		return fmt.Errorf("%s: GitHub answered %d (%s)", what, er.Response.StatusCode, er.Message)
+// maxGitHubAnswer bounds what is read of one answer.
+const maxGitHubAnswer = 8 << 20
+
+// call sends one request to the repository's path (relative to
+// repos/OWNER/REPO/) or to an absolute next-page URL, decodes a 2xx answer
+// into out and returns the next page's URL from the Link header, if any.
+func (g *GitHub) call(ctx context.Context, what, method, path string, body, out any) (next string, err error) {
+	u := path
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		u = g.base.JoinPath("repos", g.owner, g.repo).String() + "/" + path
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+	req.Header.Set("User-Agent", "runtime-action")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := g.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxGitHubAnswer))
+	if err != nil {
+		return "", fmt.Errorf("%s: read GitHub's answer: %w", what, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(b, &e)
+		if s := resp.StatusCode; s == http.StatusForbidden || s == http.StatusNotFound {
+			return "", &ForbiddenError{What: what, Status: s, Message: e.Message}
+		}
+		return "", fmt.Errorf("%s: GitHub answered %d (%s)", what, resp.StatusCode, e.Message)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return "", fmt.Errorf("%s: GitHub's answer is not the expected JSON: %w", what, err)
+		}
+	}
+	// The token goes only to GITHUB_API_URL's host: a next page elsewhere
+	// is not followed.
+	next = nextLink(resp.Header.Get("Link"))
+	if n, err := url.Parse(next); next != "" && (err != nil || n.Scheme != g.base.Scheme || n.Host != g.base.Host) {
+		return "", fmt.Errorf("%s: GitHub's next page %q is not on %s", what, next, g.base.Host)
+	}
+	return next, nil
+}
+
+// nextLink returns the rel="next" URL of a Link header, or "".
+func nextLink(h string) string {
+	for part := range strings.SplitSeq(h, ",") {
+		target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
+		if ok && strings.Contains(params, `rel="next"`) {
+			return strings.Trim(strings.TrimSpace(target), "<>")
+		}
+	}
+	return ""
 }
 
 // Deployment is a GitHub deployment the Action created, to report its
@@ -89,18 +158,17 @@ const (
 // The deployment neither merges the default branch in nor waits for commit
 // statuses: the workflow running this step is one of them.
 func (g *GitHub) StartDeployment(ctx context.Context, environment, sha, description, logURL string) (*Deployment, error) {
-	d, _, err := g.client.Repositories.CreateDeployment(ctx, g.owner, g.repo, &github.DeploymentRequest{
-		Ref:              github.Ptr(sha),
-		Task:             github.Ptr("deploy"),
-		AutoMerge:        github.Ptr(false),
-		RequiredContexts: &[]string{},
-		Environment:      github.Ptr(environment),
-		Description:      github.Ptr(description),
-	})
-	if err != nil {
-		return nil, g.wrap(fmt.Sprintf("create a GitHub deployment to %q", environment), err)
+	var d struct {
+		ID int64 `json:"id"`
 	}
-	dep := &Deployment{g: g, ID: d.GetID(), environment: environment, logURL: logURL}
+	_, err := g.call(ctx, fmt.Sprintf("create a GitHub deployment to %q", environment), http.MethodPost, "deployments", map[string]any{
+		"ref": sha, "task": "deploy", "auto_merge": false, "required_contexts": []string{},
+		"environment": environment, "description": description,
+	}, &d)
+	if err != nil {
+		return nil, err
+	}
+	dep := &Deployment{g: g, ID: d.ID, environment: environment, logURL: logURL}
 	if err := dep.SetStatus(ctx, DeploymentInProgress, "Deploying", logURL, ""); err != nil {
 		return dep, err
 	}
@@ -110,21 +178,16 @@ func (g *GitHub) StartDeployment(ctx context.Context, environment, sha, descript
 // SetStatus reports state on the deployment; environmentURL (the script's
 // page) is shown as the environment's address. Empty URLs are left out.
 func (d *Deployment) SetStatus(ctx context.Context, state, description, logURL, environmentURL string) error {
-	req := &github.DeploymentStatusRequest{
-		State:       github.Ptr(state),
-		Description: github.Ptr(cutUTF8(description, 140)),
-		Environment: github.Ptr(d.environment),
-	}
+	req := map[string]any{"state": state, "description": cutUTF8(description, 140), "environment": d.environment}
 	if logURL != "" {
-		req.LogURL = github.Ptr(logURL)
+		req["log_url"] = logURL
 	}
 	if environmentURL != "" {
-		req.EnvironmentURL = github.Ptr(environmentURL)
+		req["environment_url"] = environmentURL
 	}
-	if _, _, err := d.g.client.Repositories.CreateDeploymentStatus(ctx, d.g.owner, d.g.repo, d.ID, req); err != nil {
-		return d.g.wrap(fmt.Sprintf("set GitHub deployment %d to %s", d.ID, state), err)
-	}
-	return nil
+	_, err := d.g.call(ctx, fmt.Sprintf("set GitHub deployment %d to %s", d.ID, state), http.MethodPost,
+		fmt.Sprintf("deployments/%d/statuses", d.ID), req, nil)
+	return err
 }
 
 // StartGitHubDeployment creates the GitHub deployment for the environment
@@ -167,39 +230,47 @@ func (d *Deployment) Finish(ctx context.Context, a *githubactions.Action, succes
 	}
 }
 
+// issueComment is the part of a comment the Action reads.
+type issueComment struct {
+	ID      int64  `json:"id"`
+	Body    string `json:"body"`
+	HTMLURL string `json:"html_url"`
+}
+
 // UpsertComment creates the pull request comment that starts with marker, or
 // updates the first such comment in place, and returns its address. The
 // body is cut to fit GitHub's limit.
 func (g *GitHub) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
 	body = marker + "\n" + cutUTF8(body, MaxCommentBytes-len(marker)-1)
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		comments, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.repo, number, opts)
+	page := fmt.Sprintf("issues/%d/comments?per_page=100", number)
+	for page != "" {
+		var comments []issueComment
+		next, err := g.call(ctx, fmt.Sprintf("list the comments of pull request #%d", number), http.MethodGet, page, nil, &comments)
 		if err != nil {
-			return "", g.wrap(fmt.Sprintf("list the comments of pull request #%d", number), err)
+			return "", err
 		}
 		for _, c := range comments {
-			if strings.HasPrefix(c.GetBody(), marker) {
-				if c.GetBody() == body {
-					return c.GetHTMLURL(), nil
-				}
-				got, _, err := g.client.Issues.EditComment(ctx, g.owner, g.repo, c.GetID(), &github.IssueComment{Body: github.Ptr(body)})
-				if err != nil {
-					return "", g.wrap(fmt.Sprintf("update comment %d on pull request #%d", c.GetID(), number), err)
-				}
-				return got.GetHTMLURL(), nil
+			if !strings.HasPrefix(c.Body, marker) {
+				continue
 			}
+			if c.Body == body {
+				return c.HTMLURL, nil
+			}
+			var got issueComment
+			if _, err := g.call(ctx, fmt.Sprintf("update comment %d on pull request #%d", c.ID, number), http.MethodPatch,
+				fmt.Sprintf("issues/comments/%d", c.ID), map[string]string{"body": body}, &got); err != nil {
+				return "", err
+			}
+			return got.HTMLURL, nil
 		}
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+		page = next
 	}
-	got, _, err := g.client.Issues.CreateComment(ctx, g.owner, g.repo, number, &github.IssueComment{Body: github.Ptr(body)})
-	if err != nil {
-		return "", g.wrap(fmt.Sprintf("comment on pull request #%d", number), err)
+	var got issueComment
+	if _, err := g.call(ctx, fmt.Sprintf("comment on pull request #%d", number), http.MethodPost,
+		fmt.Sprintf("issues/%d/comments", number), map[string]string{"body": body}, &got); err != nil {
+		return "", err
 	}
-	return got.GetHTMLURL(), nil
+	return got.HTMLURL, nil
 }
 
 // CommentPlan puts plan (RenderPlan's markdown) in the pull request's plan
