@@ -163,7 +163,7 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	re, err := regexp.Compile("(?m)" + args[1])
 	ts.Check(err)
 	m := re.FindStringSubmatch(ts.ReadFile(file))
-	if m == nil || len(m) < 2 {
+	if len(m) < 2 {
 		if neg {
 			return
 		}

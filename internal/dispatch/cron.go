@@ -20,14 +20,13 @@ import (
 // checks at once nor a restart start a tick twice.
 type Cron struct {
 	c    CronConfig
-	kick chan struct{}
 	stop context.CancelFunc
 	done chan struct{}
 }
 
 // NewCron makes a Cron; Start starts it.
 func NewCron(c CronConfig) *Cron {
-	return &Cron{c: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Cron{c: c, done: make(chan struct{})}
 }
 
 // CronConfig configures a Cron.
@@ -49,14 +48,6 @@ func (ct *Cron) Start() {
 	go ct.loop(ctx)
 }
 
-// Wake makes the ticker check at once; it never blocks.
-func (ct *Cron) Wake() {
-	select {
-	case ct.kick <- struct{}{}:
-	default:
-	}
-}
-
 func (ct *Cron) loop(ctx context.Context) {
 	defer close(ct.done)
 	t := time.NewTicker(ct.c.Interval)
@@ -69,7 +60,6 @@ func (ct *Cron) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-ct.kick:
 		}
 	}
 }

@@ -142,7 +142,7 @@ func LegacyHash(r io.Reader, lim Limits) (string, error) {
 		}
 		prev = name
 		io.WriteString(h, name)
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+		if hdr.Typeflag == tar.TypeReg { // the reader turns the old TypeRegA into TypeReg
 			if _, err := io.CopyBuffer(h, tr, buf); err != nil {
 				return "", fmt.Errorf("legacy hash: member %q: %w", hdr.Name, err)
 			}

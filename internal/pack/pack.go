@@ -52,16 +52,6 @@ func Digest(b []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// DigestReader returns base64(SHA3-256) of everything r yields, and its length.
-func DigestReader(r io.Reader) (string, int64, error) {
-	h := sha3.New256()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return "", n, err
-	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)), n, nil
-}
-
 // ContentHash computes the content hash of items (sorted by RelativePath
 // first, in byte order, if they are not already).
 func ContentHash(items []Item) string {

@@ -184,7 +184,7 @@ func (c *checker) member(tr *tar.Reader, hdr *tar.Header) error {
 		return &Error{Member: hdr.Name, Check: "unexpected member: a package holds only files/... and " + ManifestName}
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA: // old writers still emit TypeRegA
+	case tar.TypeReg: // the reader turns the old TypeRegA into TypeReg
 		if err := c.claim(hdr.Name, rel); err != nil {
 			return err
 		}
@@ -284,7 +284,7 @@ func (c *checker) manifestMember(tr *tar.Reader, hdr *tar.Header) error {
 		return &Error{Member: hdr.Name, Check: "duplicate member"}
 	}
 	c.sawManif = true
-	if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+	if hdr.Typeflag != tar.TypeReg {
 		return &Error{Member: hdr.Name, Check: "must be a regular file"}
 	}
 	b, err := readManifest(tr)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -104,6 +105,40 @@ type verifyCase struct {
 	check  string // expected Error.Check; "" means the package is valid
 }
 
+// oldTypeflags rewrites the typeflag of every regular file header of tb to
+// NUL (TypeRegA), as old tar writers emit it, and fixes the checksums.
+// archive/tar's writer never writes it, hence the byte surgery.
+func oldTypeflags(t testing.TB, tb []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(tb)
+	n := 0
+	for off := 0; off+512 <= len(out); {
+		h := out[off : off+512]
+		if bytes.Equal(h, make([]byte, 512)) {
+			break
+		}
+		size, err := strconv.ParseInt(strings.Trim(string(h[124:136]), " \x00"), 8, 64)
+		if err != nil {
+			t.Fatalf("header at %d: size: %v", off, err)
+		}
+		if h[156] == tar.TypeReg {
+			h[156] = 0
+			copy(h[148:156], "        ")
+			sum := 0
+			for _, c := range h {
+				sum += int(c)
+			}
+			copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+			n++
+		}
+		off += 512 + int((size+511)/512*512)
+	}
+	if n == 0 {
+		t.Fatal("no regular file header rewritten")
+	}
+	return out
+}
+
 func verifyCases(t *testing.T) []verifyCase {
 	a := file("files/a.py", "print('a')\n")
 	b := file("files/sub/b.py", "x = 1\n")
@@ -122,6 +157,7 @@ func verifyCases(t *testing.T) []verifyCase {
 	linkWrongName := item(link("files/l", "a.py"))
 	linkWrongName.Linkname = "sub/b.py"
 	return []verifyCase{
+		{name: "valid from an old writer (typeflag NUL)", input: gz(t, oldTypeflags(t, tarBytes(t, honest(a, b))))},
 		{name: "valid", input: targz(t, honest(a, b, link("files/l", "a.py"), link("files/sub/up", "../a.py")))},
 		{name: "valid with directory members", input: targz(t, append([]entry{{name: "files/", typ: tar.TypeDir}, {name: "files/sub/", typ: tar.TypeDir}}, honest(a, b)...))},
 		{name: "valid empty package", input: targz(t, honest())},

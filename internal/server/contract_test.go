@@ -223,11 +223,11 @@ func (c *contract) responseSchema(t *testing.T, op contractOp, status int) (sche
 
 // contractState is what the cases learn as they go, for later cases.
 type contractState struct {
-	user, org, other                  string
-	scriptID, sleepID, sleepVersion   string
-	depV1, depV2, confV1              string
-	runDone, runRunning, runPending   string
-	depTarball, confTarball, depFiles []byte
+	user, org, other                string
+	scriptID, sleepID, sleepVersion string
+	depV1, depV2, confV1            string
+	runDone, runRunning, runPending string
+	depTarball, confTarball         []byte
 }
 
 // contractCase is one request and the answer it must get.
