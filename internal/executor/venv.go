@@ -339,6 +339,13 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 	}
 	py := filepath.Join(venv, "bin", "python")
 	env := e.installEnv(j, dir)
+	// Build backends of sdists run in the install: the operator's index
+	// and proxy passwords stay with a loopback proxy of ours.
+	env, pipArgs, stopProxy, err := hideIndexCredentials(env, e.PipArgs)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
 	// The install sees the run folder (relative paths of requirements),
 	// writes only the environment, and reads pip's local indexes and
 	// certificates the operator configured.
@@ -355,17 +362,17 @@ func (e *Executor) makeVenv(ctx context.Context, venv, ready string, d deps, dir
 	case withUV:
 		steps = [][]string{
 			{uv, "venv", "--python", e.Python, venv},
-			append(append([]string{uv, "pip", "install", "--python", py}, reqArgs...), e.PipArgs...),
+			append(append([]string{uv, "pip", "install", "--python", py}, reqArgs...), pipArgs...),
 		}
 	case withPip:
 		steps = [][]string{
 			{e.Python, "-m", "venv", "--without-pip", venv},
-			append(append([]string{e.Python, "-m", "pip", "--python", py, "install"}, reqArgs...), e.PipArgs...),
+			append(append([]string{e.Python, "-m", "pip", "--python", py, "install"}, reqArgs...), pipArgs...),
 		}
 	default:
 		steps = [][]string{
 			{e.Python, "-m", "venv", venv},
-			append(append([]string{py, "-m", "pip", "install"}, reqArgs...), e.PipArgs...),
+			append(append([]string{py, "-m", "pip", "install"}, reqArgs...), pipArgs...),
 		}
 	}
 	for _, argv := range steps {
