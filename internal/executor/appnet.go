@@ -11,11 +11,20 @@ import (
 // appForwarder runs first in the sandbox of an app that has a network
 // namespace of its own: it forks a forwarder from the Unix socket argv[1]
 // (in a folder the server holds) to 127.0.0.1:argv[2] inside the app's
-// namespace, and execs the app (argv[3:]) in its own place. The forwarder
+// namespace, and execs the app (argv[4:]) in its own place. With argv[3]
+// "1", it first waits (3s at most) for the default route slirp4netns sets
+// up, so that the app starts with its outbound network. The forwarder
 // answers each connection with one byte, 0x01, once the app took it, and
 // closes it when the app does not listen: DialApp tells the two apart.
 const appForwarder = `import os, socket, sys, threading
-sock, port, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+import time
+sock, port, waitnet, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4:]
+deadline = time.monotonic() + 3
+while waitnet and time.monotonic() < deadline:
+    with open("/proc/net/route") as f:
+        if any(l.split()[1:2] == ["00000000"] for l in f.readlines()[1:]):
+            break
+    time.sleep(0.005)
 if os.fork() == 0:
     def pipe(a, b):
         try:

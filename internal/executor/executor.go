@@ -293,7 +293,11 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 		// server reaches it through the socket, in a folder it holds.
 		spec.net = true
 		spec.rw = append(spec.rw, filepath.Dir(j.AppSocket))
-		argv = append([]string{py.python, "-c", appForwarder, j.AppSocket, strconv.Itoa(j.Port)}, argv...)
+		waitNet := "0"
+		if e.Sandbox.Slirp4netns != "" {
+			waitNet = "1"
+		}
+		argv = append([]string{py.python, "-c", appForwarder, j.AppSocket, strconv.Itoa(j.Port), waitNet}, argv...)
 	}
 	cmd := e.command(argv, spec, append(e.env(j, dir), py.env...))
 	// One file for both, so the child gets one pipe on fd 1 and 2 and its

@@ -157,15 +157,21 @@ func (e *Executor) startNet(leader int, lg *runLog) func() {
 	if e.Sandbox.Slirp4netns == "" {
 		return func() {}
 	}
-	init := 0
-	for range 200 {
+	// bwrap sets up the namespace's loopback in its init before that
+	// forks the sandboxed process; slirp4netns, which brings up loopback
+	// too, must not come first, or bwrap's setup fails. So: wait for the
+	// init's child.
+	init, child := 0, 0
+	for range 400 {
 		if init = childOf(leader); init > 0 {
-			break
+			if child = childOf(init); child > 0 {
+				break
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if init <= 0 {
-		return func() {}
+	if init <= 0 || child <= 0 {
+		return func() {} // the sandbox ended, or never started: nothing to connect
 	}
 	cmd := exec.Command(e.Sandbox.Slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", strconv.Itoa(init), "tap0")
 	cmd.SysProcAttr = groupAttr()

@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -202,7 +204,106 @@ func TestCheckSandbox(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"/nonexistent/bwrap"`) {
 		t.Errorf("CheckSandbox = %v", err)
 	}
-	if errors.Is(err, nil) {
-		t.Fatal("unreachable")
+}
+
+// hostAddr is a non-loopback IPv4 address of this machine, or "".
+func hostAddr() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// TestSandboxAppNetwork: a sandboxed app listens in a network namespace of
+// its own: its port is not on the host's loopback, DialApp reaches it
+// through its socket, and it has outbound network (slirp4netns) to the
+// host's own non-loopback address.
+func TestSandboxAppNetwork(t *testing.T) {
+	e := sandboxed(t)
+	slirp, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run the app network test: no slirp4netns")
+		}
+		t.Skip("no slirp4netns here")
+	}
+	e.Sandbox.Slirp4netns = slirp
+	ip := hostAddr()
+	if ip == "" {
+		t.Skip("no non-loopback address to reach from the app")
+	}
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hello from the host\n"))
+			c.Close()
+		}
+	}()
+	sockDir, err := os.MkdirTemp("", "rt-app-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	script := fmt.Sprintf(`import os, socket, http.server
+s = socket.create_connection((%q, %d), timeout=10)
+print("outbound:", s.makefile().readline().strip(), flush=True)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"inside")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`, ip, ln.Addr().(*net.TCPAddr).Port)
+	j := appJob(t, "run-appnet", script, nil)
+	j.AppSocket = filepath.Join(sockDir, "app.sock")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	running := make(chan struct{})
+	done := make(chan Result, 1)
+	go func() {
+		done <- e.Run(ctx, j, Hooks{OnStatus: func(s api.RunStatus) {
+			if s == api.StatusRunning {
+				close(running)
+			}
+		}})
+	}()
+	select {
+	case <-running:
+	case res := <-done:
+		t.Fatalf("Run = %+v\n%s", res, readFile(t, j.LogPath))
+	}
+	c, err := DialApp(ctx, j.AppSocket)
+	if err != nil {
+		t.Fatalf("DialApp: %v", err)
+	}
+	fmt.Fprint(c, "GET / HTTP/1.0\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.Contains(string(b), "200") || !strings.HasSuffix(string(b), "inside") {
+		t.Errorf("app through its socket answered %q", b)
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", j.Port)); err == nil {
+		c.Close()
+		t.Errorf("the app's port %d is open on the host's loopback", j.Port)
+	}
+	cancel(ErrCancelled)
+	if res := <-done; res.Status != api.StatusCancelled {
+		t.Errorf("Run = %+v", res)
+	}
+	if log := readFile(t, j.LogPath); !strings.Contains(log, "outbound: hello from the host") {
+		t.Errorf("the app had no outbound network:\n%s", log)
 	}
 }
