@@ -50,6 +50,7 @@ for p in os.listdir("/proc"):
         except OSError:
             pass
 print("own-env", "LEAK" if any(key in v for v in os.environ.values()) else "clean", flush=True)
+print("allowed", os.environ.get("ALLOWED_ONE"), os.environ.get("NOT_ALLOWED"), os.environ.get("UNSET_ONE"), flush=True)
 print("procs", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), flush=True)
 try:
     socket.create_connection(("127.0.0.1", a_port), timeout=2).close()
@@ -98,7 +99,8 @@ func TestSandboxAttack(t *testing.T) {
 	keyRaw := make([]byte, 32)
 	rand.Read(keyRaw)
 	key := base64.StdEncoding.EncodeToString(keyRaw)
-	cmd, url := serveWithEnv(t, dir, []string{"RUNTIME_SERVER_ENCRYPTION_KEY=" + key}, "--cancel-grace", grace.String())
+	cmd, url := serveWithEnv(t, dir, []string{"RUNTIME_SERVER_ENCRYPTION_KEY=" + key, "ALLOWED_ONE=visible-1", "NOT_ALLOWED=hidden-2"},
+		"--cancel-grace", grace.String(), "--run-env", "ALLOWED_ONE", "--run-env", "UNSET_ONE")
 
 	admin := adminCmd(t, dir)
 	wsA := strings.TrimSpace(admin("workspace", "list", "-o", "json"))
@@ -151,7 +153,7 @@ func TestSandboxAttack(t *testing.T) {
 	}
 	for _, want := range []string{
 		"denied signing.key", "denied runtime.db", "denied encryption.key", "denied admin.token", "datadir hidden",
-		"denied a-secrets", "a-run-dir hidden", "denied server-environ", "own-env clean", "app-port ConnectionRefusedError",
+		"denied a-secrets", "a-run-dir hidden", "denied server-environ", "own-env clean", "app-port ConnectionRefusedError", "allowed visible-1 None None",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("B's log lacks %q:\n%s", want, log)
@@ -285,4 +287,60 @@ func requireSandbox(t *testing.T) {
 		}
 		t.Skipf("no sandbox here: %v", err)
 	}
+}
+
+// TestServeSandboxChoice: --sandbox none warns at start that runs are not
+// isolated; an unknown value, and auto without a working bubblewrap, are
+// refused with what to do.
+func TestServeSandboxChoice(t *testing.T) {
+	t.Parallel()
+	t.Run("none warns", func(t *testing.T) {
+		bin, err := binary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sandbox", "none")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}()
+		var said strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			said.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "First start") || strings.HasPrefix(sc.Text(), "Admin token") {
+				break
+			}
+		}
+		if !strings.Contains(said.String(), "Warning: --sandbox none: runs are not isolated") || !strings.Contains(said.String(), "can read the server's data") {
+			t.Errorf("serve --sandbox none said:\n%s", said.String())
+		}
+	})
+	t.Run("unknown value", func(t *testing.T) {
+		bin, err := binary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sandbox", "bogus")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `invalid sandbox "bogus": use auto, bwrap or none`) {
+			t.Errorf("serve --sandbox bogus: %v\n%s", err, out)
+		}
+	})
+	t.Run("auto without bubblewrap", func(t *testing.T) {
+		_, err := Open(context.Background(), Config{DataDir: t.TempDir(), Sandbox: SandboxAuto, Bwrap: "/nonexistent/bwrap"})
+		if err == nil || !strings.Contains(err.Error(), `bubblewrap "/nonexistent/bwrap" not found`) ||
+			!strings.Contains(err.Error(), "apt-get install bubblewrap") || !strings.Contains(err.Error(), "pass --sandbox none") {
+			t.Errorf("Open = %v", err)
+		}
+	})
 }
