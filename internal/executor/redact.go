@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,8 +20,10 @@ const MinSecretLen = 4
 
 // SecretForms returns what to look for in a log for the secret values:
 // each value as it is, each line of a value of several lines, and their
-// standard and URL-safe base64 (with and without padding), JSON-escaped
-// (as Go and Python's json modules write strings) and URL-encoded forms.
+// standard and URL-safe base64 (with and without padding, and as it shows
+// inside a longer base64 text at each of the three byte alignments), hex
+// (lower and upper case), JSON-escaped (as Go and Python's json modules
+// write strings) and URL-encoded forms.
 // Forms shorter than MinSecretLen characters are left out; the result has
 // no duplicates.
 func SecretForms(values []string) []string {
@@ -51,11 +54,43 @@ func SecretForms(values []string) []string {
 			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 				add(enc.EncodeToString(b))
 			}
+			for _, f := range base64Cores(b) {
+				add(f)
+			}
+			add(hex.EncodeToString(b))
+			add(strings.ToUpper(hex.EncodeToString(b)))
 			add(jsonEscape(s, false, false))
 			add(jsonEscape(s, true, false))
 			add(jsonEscape(s, false, true))
 			add(url.QueryEscape(s))
 			add(url.PathEscape(s))
+		}
+	}
+	return out
+}
+
+// base64Cores returns what base64 of any data holding b shows of b, in
+// both alphabets: the encoding of b depends on its offset in the data
+// modulo 3 ("user:" + secret, a basic auth header, starts it at 5), and its
+// first and last characters may share bits with the bytes around it. For
+// each of the three alignments, the characters made of b's bits alone.
+func base64Cores(b []byte) []string {
+	var out []string
+	for k := range 3 {
+		data := append(make([]byte, k, k+len(b)), b...)
+		// Characters before skip hold bits of the k bytes before b; the
+		// last one, when the data does not end on a 3-byte group, bits of
+		// the byte after it.
+		skip := []int{0, 2, 3}[k]
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			e := enc.EncodeToString(data)
+			end := len(e)
+			if len(data)%3 != 0 {
+				end--
+			}
+			if end-skip >= MinSecretLen {
+				out = append(out, e[skip:end])
+			}
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
@@ -204,5 +205,42 @@ func BenchmarkRedact(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		r.feed(chunk, false)
+	}
+}
+
+// TestRedactEncodedInside: a secret inside longer base64 (at every offset,
+// with any bytes after it) or in hex is masked, so the log holds no text
+// that decodes back to it.
+func TestRedactEncodedInside(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-Pa55word!"
+	r := newRedactor([]string{secret})
+	type enc struct {
+		name string
+		fn   func([]byte) string
+	}
+	encs := []enc{
+		{"base64", base64.StdEncoding.EncodeToString},
+		{"raw base64", base64.RawStdEncoding.EncodeToString},
+		{"url base64", base64.URLEncoding.EncodeToString},
+		{"hex", hex.EncodeToString},
+		{"HEX", func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }},
+	}
+	for _, e := range encs {
+		for pre := range 6 {
+			for post := range 4 {
+				data := strings.Repeat("u", pre) + secret + strings.Repeat("z", post)
+				line := "Authorization: Basic " + e.fn([]byte(data)) + "\n"
+				got := string(r.feed([]byte(line), true))
+				if !strings.Contains(got, Mask) {
+					t.Errorf("%s of %d bytes, the secret, %d bytes: not masked: %q", e.name, pre, post, got)
+				}
+			}
+		}
+	}
+	// Text that holds no secret is left alone.
+	plain := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("user:other-password")) + "\n"
+	if got := string(r.feed([]byte(plain), true)); got != plain {
+		t.Errorf("masked text without the secret: %q", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -433,8 +434,13 @@ func secretValues(r io.Reader) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(hdr.Name, "files/") || !strings.HasSuffix(path.Base(hdr.Name), "secrets.toml") {
+		if !strings.HasPrefix(hdr.Name, "files/") || !strings.HasSuffix(path.Base(hdr.Name), "secrets.toml") {
 			continue
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			// A link would let the script read secrets that are not
+			// redacted (uploads refuse it: checkSecretsLinks).
+			return nil, fmt.Errorf("%s is not a regular file: a secrets file must not be a symlink", strings.TrimPrefix(hdr.Name, "files/"))
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, maxSecretsFile))
 		if err != nil {
@@ -455,11 +461,22 @@ func secretValues(r io.Reader) ([]string, error) {
 	}
 }
 
-// appendStrings appends the strings found anywhere in v.
+// appendStrings appends the values found anywhere in v as a script may
+// print them: strings as they are, integers in decimal, floats as Go and
+// Python write them (1e+20, 123.0, 0.5).
 func appendStrings(out []string, v any) []string {
 	switch x := v.(type) {
 	case string:
 		return append(out, x)
+	case int64:
+		return append(out, strconv.FormatInt(x, 10))
+	case float64:
+		f := strconv.FormatFloat(x, 'f', -1, 64)
+		out = append(out, f, strconv.FormatFloat(x, 'g', -1, 64))
+		if !strings.ContainsAny(f, ".eEnN") {
+			out = append(out, f+".0") // Python's repr of a whole float
+		}
+		return out
 	case map[string]any:
 		for _, e := range x {
 			out = appendStrings(out, e)

@@ -107,7 +107,7 @@ func filesHolding(t *testing.T, dir, needle string) []string {
 func secretsConf() map[string]string {
 	return map[string]string{
 		"config.toml":       "[runtime]\nlog_level = 'INFO'\n",
-		"prod.secrets.toml": "[sources.db]\npassword = \"" + testSecret + "\"\nport = 5432\nshort = \"abc\"\n",
+		"prod.secrets.toml": "[sources.db]\npassword = \"" + testSecret + "\"\nport = 5432\nshort = \"abc\"\npin = 918273645\nrate = 1234.5\nwhole = 100000.0\n",
 		"dev.secrets.toml":  "tokens = [\"dev-token-0001\", \"dev-token-0002\"]\n",
 	}
 }
@@ -183,6 +183,9 @@ print("urlsafe", base64.urlsafe_b64encode(v.encode()).decode().rstrip("="))
 print("json", json.dumps({"password": v}))
 print("other profile", tomllib.load(open(".dlt/dev.secrets.toml", "rb"))["tokens"])
 print("short", s["short"], "port", s["port"])
+print("numbers", s["pin"], s["rate"], s["whole"], json.dumps(s["pin"]))
+print("hex", v.encode().hex(), v.encode().hex().upper())
+print("basic", base64.b64encode(b"user:" + v.encode()).decode(), base64.b64encode(b"ab:" + v.encode() + b":x").decode())
 sys.stdout.write("split " + v[:6]); sys.stdout.flush(); time.sleep(0.2)
 sys.stdout.write(v[6:] + " done\n")
 `
@@ -196,7 +199,10 @@ base64 ***
 urlsafe ***
 json {"password": "***"}
 other profile ['***', '***']
-short abc port 5432
+short abc port ***
+numbers *** *** *** ***
+hex *** ***
+basic dXNlcjp***Q= YWI6***Ong=
 split *** done
 `
 	if logs != want {

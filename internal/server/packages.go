@@ -173,6 +173,11 @@ func (s *Server) uploadPackage(kind store.PackageKind) handlerFunc {
 		if err := checkPackageNames(v); err != nil {
 			return err
 		}
+		if kind == store.KindConfiguration {
+			if err := checkSecretsLinks(v); err != nil {
+				return err
+			}
+		}
 		blob := hex.EncodeToString(h.Sum(nil))
 		p := store.Package{
 			Kind:        kind,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"archive/tar"
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,5 +97,50 @@ func TestManifestLargerThanMembersRefused(t *testing.T) {
 	}
 	if files := e.packageFiles(t); len(files) != 0 {
 		t.Errorf("stored: %v", files)
+	}
+}
+
+// TestSecretsSymlinkRefused: a configuration whose secrets file is a
+// symlink is refused; the same package as a deployment is not.
+func TestSecretsSymlinkRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	conf := "x = 1\n"
+	m := pack.MarshalManifest(pack.Manifest{EngineVersion: pack.EngineVersion, Files: []pack.Item{
+		{RelativePath: "other.toml", SizeInBytes: int64(len(conf)), SHA3256: pack.Digest([]byte(conf))},
+		{RelativePath: "prod.secrets.toml", SHA3256: pack.Digest([]byte("other.toml")), Linkname: "other.toml"},
+	}})
+	pkg := rawPackage(t, []member{
+		{hdr: tar.Header{Name: "files/other.toml"}, body: []byte(conf)},
+		{hdr: tar.Header{Name: "files/prod.secrets.toml", Typeflag: tar.TypeSymlink, Linkname: "other.toml"}},
+		{hdr: tar.Header{Name: pack.ManifestName}, body: m},
+	})
+	r := e.upload(t, e.wsPath("/configurations"), pkg)
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("HTTP %d: %s", r.status, r.body)
+	}
+	if d := r.detail(t); !strings.Contains(d, `"prod.secrets.toml" is a symlink`) {
+		t.Errorf("detail %q", d)
+	}
+	var confs api.Page[api.Configuration]
+	e.get(t, e.wsPath("/configurations")).decode(t, &confs)
+	if confs.Total != 0 {
+		t.Errorf("%d configurations stored", confs.Total)
+	}
+	if r := e.upload(t, e.wsPath("/deployments"), pkg); r.status != http.StatusCreated {
+		t.Errorf("as a deployment: HTTP %d: %s", r.status, r.body)
+	}
+}
+
+// TestSecretValuesLinkedFile: a configuration stored before uploads refused
+// linked secrets files still cannot run with one.
+func TestSecretValuesLinkedFile(t *testing.T) {
+	t.Parallel()
+	pkg := rawPackage(t, []member{
+		{hdr: tar.Header{Name: "files/other.toml"}, body: []byte("x = 'not redacted'\n")},
+		{hdr: tar.Header{Name: "files/dev.secrets.toml", Typeflag: tar.TypeSymlink, Linkname: "other.toml"}},
+	})
+	if _, err := secretValues(bytes.NewReader(pkg)); err == nil || !strings.Contains(err.Error(), "dev.secrets.toml is not a regular file") {
+		t.Errorf("got %v, want the linked secrets file refused", err)
 	}
 }
