@@ -22,7 +22,8 @@ type githubUser struct {
 
 // tokenExchange swaps a GitHub access token for a Runtime token: GitHub says
 // whose token it is, and that login must have been allowed in a workspace
-// (serve workspace allow --github LOGIN). The contract lists 400 as the only
+// (serve workspace allow --github LOGIN). The first exchange binds the user
+// to the account's numeric id, by which it is found from then on. The contract lists 400 as the only
 // refusal of this operation, so a token GitHub refuses and a login that is
 // not allowed are both 400, with a detail that tells them apart.
 func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
@@ -53,7 +54,9 @@ func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 // allowed them (serve workspace allow --github); the token exchange and the
 // device flow let in the same users this one way.
 func (s *Server) admitGitHubUser(ctx context.Context, gu githubUser) (api.LoginResponse, error) {
-	u, err := s.dir.store.UserByGitHubLogin(ctx, gu.Login)
+	// The account, not its login: a login can be renamed and taken by
+	// another account, which must not become the allowed user.
+	u, err := s.dir.store.UserForGitHub(ctx, gu.ID, gu.Login)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.LoginResponse{}, badRequest("github user %q is not allowed on this Runtime: an admin runs `runtime-action serve workspace allow --github %s`",
 			gu.Login, gu.Login)
@@ -106,8 +109,8 @@ func (s *Server) githubWhoAmI(r *http.Request, token string) (githubUser, error)
 		return githubUser{}, errorf(KindBadGateway, "github answered HTTP %d to GET /user", resp.StatusCode)
 	}
 	var gu githubUser
-	if err := json.Unmarshal(body, &gu); err != nil || gu.Login == "" {
-		return githubUser{}, errorf(KindBadGateway, "github's answer to GET /user holds no login")
+	if err := json.Unmarshal(body, &gu); err != nil || gu.Login == "" || gu.ID <= 0 {
+		return githubUser{}, errorf(KindBadGateway, "github's answer to GET /user holds no login or no numeric id")
 	}
 	return gu, nil
 }

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,11 +115,18 @@ func fakeGitHub(t *testing.T, tokens map[string]string) (*httptest.Server, *atom
 			return
 		}
 		login, email, _ := strings.Cut(user, " ")
+		// "login#id" gives the account's numeric id; else one of its own
+		// per login (case-insensitive, as GitHub's logins are).
+		login, idText, hasID := strings.Cut(login, "#")
+		id := int64(crc32.ChecksumIEEE([]byte(strings.ToLower(login))))
+		if hasID {
+			id, _ = strconv.ParseInt(idText, 10, 64)
+		}
 		var em any
 		if email != "" {
 			em = email
 		}
-		json.NewEncoder(w).Encode(map[string]any{"login": login, "id": 4242, "type": "User", "email": em, "name": nil})
+		json.NewEncoder(w).Encode(map[string]any{"login": login, "id": id, "type": "User", "email": em, "name": nil})
 	}))
 	t.Cleanup(gh.Close)
 	return gh, &calls
@@ -203,5 +212,37 @@ func TestTokenExchangeGitHubDown(t *testing.T) {
 	if r := e.postJSON(t, "/auth/v1/github/token-exchange", map[string]any{"access_token": "x"}); r.status != http.StatusBadGateway ||
 		!strings.Contains(r.detail(t), "cannot reach github") {
 		t.Errorf("github down: %d %s", r.status, r.body)
+	}
+}
+
+// TestTokenExchangeByGitHubID: the exchange keys users by GitHub's numeric
+// id: another account that now holds an allowed login (renamed away and
+// taken) gets no token of the first account's user; the renamed account
+// keeps its user.
+func TestTokenExchangeByGitHubID(t *testing.T) {
+	t.Parallel()
+	gh, _ := fakeGitHub(t, map[string]string{"ghp_alice": "alice#101", "ghp_taker": "alice#202", "ghp_renamed": "alice-2#101"})
+	e := newEnv(t, func(c *Config) { c.GitHubAPIURL = gh.URL })
+	if err := e.srv.Admin().AllowGitHub(context.Background(), "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	exchange := func(tok string) (int, api.LoginResponse, string) {
+		r := e.postJSON(t, "/auth/v1/github/token-exchange", map[string]any{"access_token": tok})
+		var lr api.LoginResponse
+		if r.status != http.StatusCreated {
+			return r.status, lr, r.detail(t)
+		}
+		r.decode(t, &lr)
+		return r.status, lr, ""
+	}
+	status, first, _ := exchange("ghp_alice")
+	if status != http.StatusCreated {
+		t.Fatalf("allowed account: %d", status)
+	}
+	if status, lr, detail := exchange("ghp_taker"); status != http.StatusBadRequest || !strings.Contains(detail, `github user "alice" is not allowed`) {
+		t.Errorf("another account with the same login: %d user %q %q, want 400 not allowed", status, lr.ID, detail)
+	}
+	if status, lr, _ := exchange("ghp_renamed"); status != http.StatusCreated || lr.ID != first.ID {
+		t.Errorf("the allowed account, renamed: %d user %q, want user %q", status, lr.ID, first.ID)
 	}
 }

@@ -55,6 +55,7 @@ type User struct {
 	IdentityID         string
 	Email              string
 	GitHubLogin        string // "" when none is mapped
+	GitHubID           int64  // GitHub's numeric user id, 0 until the first token exchange
 	DefaultWorkspaceID string
 	Created            time.Time
 	Updated            time.Time
@@ -238,6 +239,13 @@ type Store interface {
 	User(ctx context.Context, id string) (User, error)
 	// UserByGitHubLogin returns the user mapped to a GitHub login (case-insensitive).
 	UserByGitHubLogin(ctx context.Context, login string) (User, error)
+	// UserForGitHub returns the user of a GitHub account, found by its
+	// numeric id (its login follows a rename). Else the user an admin
+	// allowed by login, when it is bound to no account yet: it is bound to
+	// this one. A login bound to another account (renamed, then taken by
+	// this one) is released from its user and ErrNotFound returned, as
+	// when no user matches.
+	UserForGitHub(ctx context.Context, githubID int64, login string) (User, error)
 	// EnsureUser finds or creates a user and makes it a member of in.WorkspaceID.
 	EnsureUser(ctx context.Context, in UserInput) (User, error)
 	// SetUserEmail changes a user's email.

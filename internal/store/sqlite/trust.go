@@ -139,7 +139,7 @@ func (s *Store) EnsureServiceUser(ctx context.Context, in store.ServiceUserInput
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT u.id, u.identity_id, u.email, u.github_login, u.default_workspace_id, u.date_added, u.date_updated
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT u.id, u.identity_id, u.email, u.github_login, u.github_id, u.default_workspace_id, u.date_added, u.date_updated
 			FROM service_users su JOIN users u ON u.id = su.user_id WHERE su.workspace_id = ? AND su.key = ?`, in.WorkspaceID, in.Key))
 		switch {
 		case err == nil:

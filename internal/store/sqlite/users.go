@@ -5,21 +5,23 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/store"
 )
 
-const userCols = `id, identity_id, email, github_login, default_workspace_id, date_added, date_updated`
+const userCols = `id, identity_id, email, github_login, github_id, default_workspace_id, date_added, date_updated`
 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
 	var login, def sql.NullString
+	var ghID sql.NullInt64
 	var added, updated int64
-	if err := row.Scan(&u.ID, &u.IdentityID, &u.Email, &login, &def, &added, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.IdentityID, &u.Email, &login, &ghID, &def, &added, &updated); err != nil {
 		return u, notFound(err)
 	}
-	u.GitHubLogin, u.DefaultWorkspaceID = login.String, def.String
+	u.GitHubLogin, u.GitHubID, u.DefaultWorkspaceID = login.String, ghID.Int64, def.String
 	u.Created, u.Updated = fromMicros(added), fromMicros(updated)
 	return u, nil
 }
@@ -32,6 +34,62 @@ func (s *Store) User(ctx context.Context, id string) (store.User, error) {
 // UserByGitHubLogin returns the user mapped to a GitHub login.
 func (s *Store) UserByGitHubLogin(ctx context.Context, login string) (store.User, error) {
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE github_login = ?`, login))
+}
+
+// UserForGitHub returns the user of a GitHub account (see store.Store).
+func (s *Store) UserForGitHub(ctx context.Context, githubID int64, login string) (store.User, error) {
+	if githubID <= 0 {
+		return store.User{}, fmt.Errorf("user of github account %q: invalid id %d", login, githubID)
+	}
+	var u store.User
+	recycled := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := micros(s.now())
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE github_id = ?`, githubID))
+		if err == nil {
+			if !strings.EqualFold(u.GitHubLogin, login) {
+				// Renamed: the user follows, unless another user holds
+				// the new login (an admin allowed it meanwhile).
+				res, err := tx.ExecContext(ctx, `UPDATE users SET github_login = ?, date_updated = ?
+					WHERE id = ? AND NOT EXISTS (SELECT 1 FROM users WHERE github_login = ? AND id != ?)`, login, now, u.ID, login, u.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n > 0 {
+					u.GitHubLogin = login
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE github_login = ?`, login))
+		if err != nil {
+			return err
+		}
+		if u.GitHubID != 0 {
+			// The login was another account's: it is that user's no more.
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET github_login = NULL, date_updated = ? WHERE id = ?`, now, u.ID); err != nil {
+				return err
+			}
+			recycled = true
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET github_id = ?, date_updated = ? WHERE id = ?`, githubID, now, u.ID); err != nil {
+			return err
+		}
+		u.GitHubID = githubID
+		return nil
+	})
+	if err == nil && recycled {
+		return store.User{}, store.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("user of github account %q: %w", login, err)
+	}
+	return u, err
 }
 
 // EnsureUser finds or creates a user and makes it a member of a workspace.
