@@ -65,12 +65,24 @@ func openDataDir(ctx context.Context, path string, now func() time.Time) (*dataD
 	if err != nil {
 		return nil, fmt.Errorf("data dir %q: %w", path, err)
 	}
+	if err := checkPrivate("data dir", abs); err != nil {
+		return nil, err
+	}
 	for _, sub := range []string{"", packagesDir, logsDir, runsDir, tmpDir} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("make data dir %q: %w", filepath.Join(abs, sub), err)
 		}
 	}
 	d := &dataDir{path: abs}
+	for _, f := range []struct{ what, name string }{
+		{"folder of the data dir", packagesDir}, {"folder of the data dir", logsDir}, {"folder of the data dir", runsDir},
+		{"folder of the data dir", tmpDir}, {"signing key file", keyFile}, {"admin token file", adminTokenFile},
+		{"database", dbFile}, {"encryption key file", encryptionKeyFile},
+	} {
+		if err := checkPrivate(f.what, d.join(f.name)); err != nil {
+			return nil, err
+		}
+	}
 	key, err := loadOrCreateKey(d.join(keyFile))
 	if err != nil {
 		return nil, err

@@ -159,6 +159,11 @@ func openKeys(ctx context.Context, cfg Config, d *dataDir, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
+	if src.file != "" {
+		if err := checkPrivate("encryption key file", src.file); err != nil {
+			return nil, err
+		}
+	}
 	keys, err := seal.ParseKeys(src.text)
 	if err != nil {
 		return nil, fmt.Errorf("read encryption keys from %s: %w", src.name, err)
