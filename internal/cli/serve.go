@@ -54,6 +54,54 @@ type serveOptions struct {
 	Sandbox           string        `env:"SANDBOX"`
 	RunsDir           string        `env:"RUNS_DIR"`
 	RunEnv            []string      `env:"RUN_ENV"`
+	connLimits
+}
+
+// connLimits are the connection limits of serve (server.Config has their
+// meaning and defaults).
+type connLimits struct {
+	MaxHeaderBytes     byteSize      `env:"MAX_HEADER_BYTES"`
+	ReadHeaderTimeout  time.Duration `env:"READ_HEADER_TIMEOUT"`
+	ReadTimeout        time.Duration `env:"READ_TIMEOUT"`
+	WriteTimeout       time.Duration `env:"WRITE_TIMEOUT"`
+	StreamWriteTimeout time.Duration `env:"STREAM_WRITE_TIMEOUT"`
+	IdleTimeout        time.Duration `env:"IDLE_TIMEOUT"`
+	MaxConnsPerClient  int           `env:"MAX_CONNS_PER_CLIENT"`
+}
+
+func addConnLimitFlags(f *pflag.FlagSet, o *connLimits) {
+	*o = connLimits{MaxHeaderBytes: server.DefaultMaxHeaderBytes, ReadHeaderTimeout: server.DefaultReadHeaderTimeout,
+		ReadTimeout: server.DefaultReadTimeout, WriteTimeout: server.DefaultWriteTimeout,
+		StreamWriteTimeout: server.DefaultStreamWriteTimeout, IdleTimeout: server.DefaultIdleTimeout,
+		MaxConnsPerClient: server.DefaultMaxConnsPerClient}
+	f.Var(&o.MaxHeaderBytes, "max-header-bytes", "largest request headers accepted (RUNTIME_SERVER_MAX_HEADER_BYTES)")
+	f.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", o.ReadHeaderTimeout, "time a client has to send a request's headers (RUNTIME_SERVER_READ_HEADER_TIMEOUT)")
+	f.DurationVar(&o.ReadTimeout, "read-timeout", o.ReadTimeout, "time a client has to send a whole request, upload included (RUNTIME_SERVER_READ_TIMEOUT)")
+	f.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "time to write an answer; log streams and logs have a deadline per write instead (RUNTIME_SERVER_WRITE_TIMEOUT)")
+	f.DurationVar(&o.StreamWriteTimeout, "stream-write-timeout", o.StreamWriteTimeout, "longest a write of a log stream, a log or an app's answer may wait for a client that does not read; it is then dropped (RUNTIME_SERVER_STREAM_WRITE_TIMEOUT)")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "close a kept-alive connection after this long without a request (RUNTIME_SERVER_IDLE_TIMEOUT)")
+	f.IntVar(&o.MaxConnsPerClient, "max-conns-per-client", o.MaxConnsPerClient, "connections open at once from one client address, 0 for no cap (behind a reverse proxy) (RUNTIME_SERVER_MAX_CONNS_PER_CLIENT)")
+}
+
+// apply checks the limits and sets them in cfg.
+func (o connLimits) apply(cfg *server.Config) error {
+	for name, d := range map[string]time.Duration{"read-header-timeout": o.ReadHeaderTimeout, "read-timeout": o.ReadTimeout,
+		"write-timeout": o.WriteTimeout, "stream-write-timeout": o.StreamWriteTimeout, "idle-timeout": o.IdleTimeout} {
+		if d <= 0 {
+			return &usageError{msg: fmt.Sprintf("invalid --%s %s: it must be positive", name, d)}
+		}
+	}
+	if o.MaxConnsPerClient < 0 || o.MaxHeaderBytes > 1<<30 {
+		return &usageError{msg: fmt.Sprintf("invalid --max-conns-per-client %d or --max-header-bytes %s", o.MaxConnsPerClient, &o.MaxHeaderBytes)}
+	}
+	cfg.MaxHeaderBytes = int(o.MaxHeaderBytes)
+	cfg.ReadHeaderTimeout, cfg.ReadTimeout, cfg.WriteTimeout = o.ReadHeaderTimeout, o.ReadTimeout, o.WriteTimeout
+	cfg.StreamWriteTimeout, cfg.IdleTimeout = o.StreamWriteTimeout, o.IdleTimeout
+	cfg.MaxConnsPerClient = o.MaxConnsPerClient
+	if o.MaxConnsPerClient == 0 {
+		cfg.MaxConnsPerClient = -1
+	}
+	return nil
 }
 
 // defaultDataDir is $XDG_DATA_HOME/runtime-action, else
@@ -138,6 +186,7 @@ over the environment.`,
 	f.StringVar(&o.RunsDir, "runs-dir", o.RunsDir, "parent folder of the run folders, outside the data dir (RUNTIME_SERVER_RUNS_DIR; default <data-dir>-runs)")
 	f.StringArrayVar(&o.RunEnv, "run-env", o.RunEnv, "name of a variable of the server's environment that runs get, repeatable (RUNTIME_SERVER_RUN_ENV, comma-separated)")
 	addKeyFlags(cmd.PersistentFlags(), o)
+	addConnLimitFlags(f, &o.connLimits)
 	cmd.AddCommand(newServeTokenCmd(s, o), newServeWorkspaceCmd(s, o), newServeTrustCmd(s, o), newServeKeysCmd(s, o))
 	return cmd
 }
@@ -254,7 +303,7 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		return fmt.Errorf("listen on %q: %w (pass another --addr)", o.Addr, err)
 	}
 	defer ln.Close()
-	srv, err := server.Open(ctx, server.Config{
+	cfg := server.Config{
 		Addr:              o.Addr,
 		DataDir:           o.DataDir,
 		Python:            o.Python,
@@ -277,7 +326,11 @@ func runServe(ctx context.Context, s *Streams, o *serveOptions) error {
 		Sandbox:           o.Sandbox,
 		RunsDir:           o.RunsDir,
 		RunEnvAllow:       o.RunEnv,
-	})
+	}
+	if err := o.connLimits.apply(&cfg); err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

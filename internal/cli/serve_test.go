@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/server"
 )
 
 func TestParseByteSize(t *testing.T) {
@@ -287,5 +288,39 @@ func TestServeAdminBadInputOpensNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the data dir was made: %v", err)
+	}
+}
+
+func TestConnLimitsApply(t *testing.T) {
+	t.Parallel()
+	base := connLimits{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, StreamWriteTimeout: time.Second, IdleTimeout: time.Minute, MaxConnsPerClient: 8}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*connLimits)
+		err   string
+		conns int
+	}{
+		{"as given", func(*connLimits) {}, "", 8},
+		{"no cap", func(o *connLimits) { o.MaxConnsPerClient = 0 }, "", -1},
+		{"negative cap", func(o *connLimits) { o.MaxConnsPerClient = -2 }, "invalid --max-conns-per-client -2", 0},
+		{"zero stream write timeout", func(o *connLimits) { o.StreamWriteTimeout = 0 }, "invalid --stream-write-timeout 0s: it must be positive", 0},
+		{"negative read timeout", func(o *connLimits) { o.ReadTimeout = -time.Second }, "invalid --read-timeout -1s", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base
+			tc.mod(&o)
+			var cfg server.Config
+			err := o.apply(&cfg)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || cfg.MaxConnsPerClient != tc.conns || cfg.MaxHeaderBytes != 64<<10 || cfg.StreamWriteTimeout != time.Second {
+				t.Fatalf("got %v %+v", err, cfg)
+			}
+		})
 	}
 }

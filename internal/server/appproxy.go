@@ -159,6 +159,11 @@ func (s *Server) proxyApp(w http.ResponseWriter, r *http.Request, a *liveApp, wo
 	u.Path, u.RawPath = upPath, upEscaped
 	out.URL = &u
 
+	// An app's answer may be long (a stream, a long poll): the request's
+	// deadlines give way to one per write, as for log streams (limits.go).
+	// A WebSocket is hijacked, which lifts them all.
+	w = &deadlineResponseWriter{ResponseWriter: w, dw: s.extendWrites(w)}
+
 	a.begin()
 	defer func() { a.end(s.cfg.Now()) }()
 	rp := &httputil.ReverseProxy{

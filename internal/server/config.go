@@ -164,6 +164,23 @@ type Config struct {
 	// ScheduleInterval is how often schedules are checked for due ticks
 	// against Now (default 1s).
 	ScheduleInterval time.Duration
+	// Connection limits (limits.go; zero: the Default* of each).
+	// MaxHeaderBytes bounds a request's headers. ReadHeaderTimeout bounds
+	// reading them, ReadTimeout the whole request with its body (an
+	// upload), WriteTimeout writing an answer; log streams and whole logs
+	// are written with StreamWriteTimeout per write instead, so that a
+	// client that stops reading is dropped whatever the length of the
+	// answer. IdleTimeout closes a kept-alive connection without requests.
+	// MaxConnsPerClient caps the connections open at once from one
+	// address (negative: no cap, e.g. behind a reverse proxy, where every
+	// client has the proxy's address).
+	MaxHeaderBytes     int
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	StreamWriteTimeout time.Duration
+	IdleTimeout        time.Duration
+	MaxConnsPerClient  int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the server's log (nil: discarded).
@@ -221,6 +238,17 @@ func (c Config) withDefaults() Config {
 	setD(&c.AppPollInterval, executor.DefaultAppPollInterval)
 	setD(&c.AppLinkTTL, DefaultAppLinkTTL)
 	setD(&c.AppSessionTTL, DefaultAppSessionTTL)
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	setD(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setD(&c.ReadTimeout, DefaultReadTimeout)
+	setD(&c.WriteTimeout, DefaultWriteTimeout)
+	setD(&c.StreamWriteTimeout, DefaultStreamWriteTimeout)
+	setD(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -68,8 +69,9 @@ func (l *logText) feed(p []byte, final bool) []byte {
 	return out
 }
 
-// logReadSize is how much of a log file is read at a time.
-const logReadSize = 64 << 10
+// logReadSize is how much of a log file is read at a time: each reader
+// of a log holds a few buffers of it, and a server may have hundreds.
+const logReadSize = 32 << 10
 
 // logCursor reads a run's log file as log text from a position on.
 type logCursor struct {
@@ -126,16 +128,14 @@ func (c *logCursor) next(final bool, skip int64, emit func(text []byte, end int6
 // encoding/json escapes strings (HTML characters included), so that a log
 // is written to the answer piece by piece instead of marshalled whole.
 type jsonStringWriter struct {
-	w   io.Writer
-	buf []byte
+	w *bufio.Writer
 }
 
 // write escapes text, which is valid UTF-8 (log text is), and writes it.
 func (j *jsonStringWriter) write(text []byte) error {
 	const hex = "0123456789abcdef"
-	b := j.buf[:0]
+	w := j.w
 	start := 0
-	flush := func(i int) { b = append(b, text[start:i]...) }
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
@@ -143,22 +143,22 @@ func (j *jsonStringWriter) write(text []byte) error {
 				i++
 				continue
 			}
-			flush(i)
+			w.Write(text[start:i])
 			switch c {
 			case '"', '\\':
-				b = append(b, '\\', c)
+				w.Write([]byte{'\\', c})
 			case '\n':
-				b = append(b, '\\', 'n')
+				w.WriteString(`\n`)
 			case '\r':
-				b = append(b, '\\', 'r')
+				w.WriteString(`\r`)
 			case '\t':
-				b = append(b, '\\', 't')
+				w.WriteString(`\t`)
 			case '\b':
-				b = append(b, '\\', 'b')
+				w.WriteString(`\b`)
 			case '\f':
-				b = append(b, '\\', 'f')
+				w.WriteString(`\f`)
 			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+				w.Write([]byte{'\\', 'u', '0', '0', hex[c>>4], hex[c&0xf]})
 			}
 			i++
 			start = i
@@ -166,14 +166,12 @@ func (j *jsonStringWriter) write(text []byte) error {
 		}
 		r, n := utf8.DecodeRune(text[i:])
 		if r == '\u2028' || r == '\u2029' {
-			flush(i)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			w.Write(text[start:i])
+			w.Write([]byte{'\\', 'u', '2', '0', '2', hex[r&0xf]})
 			start = i + n
 		}
 		i += n
 	}
-	flush(len(text))
-	j.buf = b
-	_, err := j.w.Write(b)
+	_, err := w.Write(text[start:])
 	return err
 }

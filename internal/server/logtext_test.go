@@ -60,9 +60,11 @@ func TestJSONStringWriter(t *testing.T) {
 		"line\u2028sep\u2029", "é€😀\ufffd", strings.Repeat("x\"", 1000),
 	} {
 		var b bytes.Buffer
-		if err := (&jsonStringWriter{w: &b}).write([]byte(s)); err != nil {
+		bw := bufio.NewWriter(&b)
+		if err := (&jsonStringWriter{w: bw}).write([]byte(s)); err != nil {
 			t.Fatal(err)
 		}
+		bw.Flush()
 		want, _ := json.Marshal(s)
 		if got := `"` + b.String() + `"`; got != string(want) {
 			t.Errorf("escaped %q = %s, want %s", s, got, want)

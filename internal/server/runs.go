@@ -230,7 +230,11 @@ func (s *Server) getRunLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, logReadSize)
+	// Up to 50 MB: each write has its own deadline rather than one for
+	// the answer (limits.go).
+	s.longAnswers.Add(1)
+	defer s.longAnswers.Add(-1)
+	bw := bufio.NewWriterSize(s.extendWrites(w), logReadSize)
 	bw.WriteString(`{"run":`)
 	bw.Write(head)
 	bw.WriteString(`,"logs":"`)

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/dlthub/runtime-action/internal/dispatch"
 	"github.com/dlthub/runtime-action/internal/executor"
@@ -52,6 +51,9 @@ type Server struct {
 	// through Unix sockets.
 	sandboxed bool
 
+	// longAnswers counts the logs answers and log streams being written:
+	// with slow clients, they are what holds memory and connections.
+	longAnswers atomic.Int64
 	// base is what the server calls itself in links (baseURL).
 	base atomic.Pointer[string]
 
@@ -197,10 +199,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.setBase(s.cfg.PublicURL, ln.Addr().String())
 	shutdown := make(chan struct{})
 	base := context.WithValue(context.WithoutCancel(ctx), shutdownKey{}, (<-chan struct{})(shutdown))
+	ln = limitPerClient(ln, s.cfg.MaxConnsPerClient)
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,12 +34,17 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// Each write has its own deadline: a client that stops reading is
+	// dropped, one that reads keeps the stream for hours.
+	dw := s.extendWrites(w)
+	bw := bufio.NewWriterSize(dw, 16<<10)
+	s.longAnswers.Add(1)
+	defer s.longAnswers.Add(-1)
 
 	shutdown, _ := ctx.Value(shutdownKey{}).(<-chan struct{}) // nil: never
 	// The executor and the dispatcher wake the stream on every append to
@@ -71,7 +78,7 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 			readStatus = false
 			if cur.Status != last {
 				last = cur.Status
-				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", api.EventStatus, last)
+				fmt.Fprintf(bw, "event: %s\ndata: %s\n\n", api.EventStatus, last)
 				wrote = true
 			}
 		}
@@ -79,21 +86,22 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 		// cursor held back (an incomplete UTF-8 sequence, a last CR)
 		// goes out too.
 		err := cur.next(last.Terminal(), offset, func(text []byte, end int64) error {
-			writeLogEvent(w, text, end)
 			wrote = true
-			return nil
+			return writeLogEvent(bw, text, end)
 		})
 		if err != nil {
-			s.log.Error("stream run logs", "run", run.ID, "error", err)
+			if !isWriteError(bw, err) {
+				s.log.Error("stream run logs", "run", run.ID, "error", err)
+			}
 			return nil
 		}
 		if !wrote && time.Since(lastWrite) >= keepAliveEvery {
-			io.WriteString(w, ": keep-alive\n\n")
+			io.WriteString(bw, ": keep-alive\n\n")
 			wrote = true
 		}
 		if wrote {
 			lastWrite = time.Now()
-			if err := rc.Flush(); err != nil {
+			if err := errors.Join(bw.Flush(), dw.flush()); err != nil {
 				return nil // the client is gone
 			}
 		}
@@ -127,17 +135,30 @@ func streamOffset(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-func writeLogEvent(w io.Writer, chunk []byte, offset int64) {
-	var ev bytes.Buffer
-	fmt.Fprintf(&ev, "event: %s\nid: %d\n", api.EventLog, offset)
-	// A CRLF of the log file is an LF of the log text (logtext.go); a CR
-	// left is a line break to SSE: one byte for one, the offsets hold.
-	chunk = bytes.ReplaceAll(chunk, []byte("\r"), []byte("\n"))
-	for line := range bytes.SplitSeq(chunk, []byte("\n")) {
-		ev.WriteString("data: ")
-		ev.Write(line)
-		ev.WriteByte('\n')
+// writeLogEvent writes a "log" event of chunk, ending at offset, one data
+// line per line. A CRLF of the log file is an LF of the log text
+// (logtext.go); a CR left is a line break to SSE: one byte for one, the
+// offsets hold.
+func writeLogEvent(w *bufio.Writer, chunk []byte, offset int64) error {
+	fmt.Fprintf(w, "event: %s\nid: %d\n", api.EventLog, offset)
+	for {
+		i := bytes.IndexAny(chunk, "\r\n")
+		w.WriteString("data: ")
+		if i < 0 {
+			w.Write(chunk)
+			break
+		}
+		w.Write(chunk[:i])
+		w.WriteByte('\n')
+		chunk = chunk[i+1:]
 	}
-	ev.WriteByte('\n')
-	w.Write(ev.Bytes())
+	_, err := w.WriteString("\n\n")
+	return err
+}
+
+// isWriteError tells whether err came from writing to the client (gone or
+// too slow), which is no fault of the server's.
+func isWriteError(w *bufio.Writer, err error) bool {
+	_, werr := w.Write(nil)
+	return werr != nil && errors.Is(err, werr)
 }
