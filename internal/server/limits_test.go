@@ -178,7 +178,9 @@ func TestSlowClientsMemory(t *testing.T) {
 		t.Skip("300 connections and a 20 MB log")
 	}
 	t.Parallel()
-	cmd, e := serveProcessEnv(t, t.TempDir(), "--stream-write-timeout", "2s")
+	// A loaded machine may take long to read 300 requests: the header
+	// timeout must not close any before the memory is measured.
+	cmd, e := serveProcessEnv(t, t.TempDir(), "--stream-write-timeout", "2s", "--read-header-timeout", "2m")
 	e.deploy(t, map[string]string{"big.py": bigThenSleep}, "big.py")
 	run := e.startRun(t, "big.py")
 	e.waitLog(t, run.ID, 30*time.Second, strings.Repeat("x", 99))
