@@ -117,16 +117,6 @@ sys.stdout.flush()
 time.sleep(120)
 `
 
-// subscribers counts the open log streams of a run.
-func (s *Server) subscribers(runID string) int {
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
-	if w := s.events.runs[runID]; w != nil {
-		return w.subs
-	}
-	return 0
-}
-
 // TestStreamDropsStalledClient: a log stream whose client stops reading is
 // dropped after StreamWriteTimeout, while its run goes on.
 func TestStreamDropsStalledClient(t *testing.T) {
