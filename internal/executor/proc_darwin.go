@@ -72,3 +72,6 @@ func waitExitedNoReap(pid int, poll time.Duration) leaderExit {
 func groupAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// termSandbox is never reached on macOS: there is no sandbox (CheckSandbox).
+func termSandbox(leader int) {}

@@ -15,6 +15,4 @@ func CheckSandbox(ctx context.Context, bwrap string) error {
 	return errors.New("bubblewrap sandboxes need Linux: pass --sandbox none (runs are then not isolated)")
 }
 
-func termSandbox(leader int) {}
-
 func (e *Executor) startNet(leader int, lg *runLog) func() { return func() {} }
