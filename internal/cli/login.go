@@ -15,6 +15,7 @@ import (
 
 	"github.com/dlthub/runtime-action/internal/auth"
 	"github.com/dlthub/runtime-action/internal/client"
+	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/dlthub/runtime-action/internal/workspace"
 )
 
@@ -68,7 +69,7 @@ func (g *globalOptions) settingsAnywhere(s *Streams) (workspace.Settings, string
 		set.AuthBaseURL = g.AuthURL
 	}
 	if set.AuthBaseURL == "" && set.APIBaseURL != "" {
-		set.AuthBaseURL = strings.TrimRight(set.APIBaseURL, "/") + "/auth"
+		set.AuthBaseURL = deploy.DefaultAuthURL(set.APIBaseURL)
 	}
 	return set, root, nil
 }
@@ -119,7 +120,8 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 			return err
 		}
 	}
-	if c, err := auth.Decode(token); err == nil && !c.Expiry.IsZero() && !time.Now().Before(c.Expiry) {
+	if err := auth.CheckExpiry(token, time.Now()); errors.Is(err, auth.ErrExpired) {
+		c, _ := auth.Decode(token)
 		return withCode(ExitAuth, fmt.Errorf("this token expired at %s: log in with a current one", c.Expiry.UTC().Format(time.RFC3339)))
 	}
 	opts.Token = token

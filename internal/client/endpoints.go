@@ -419,8 +419,9 @@ func (c *Client) GetRun(ctx context.Context, ws, runID string) (*api.DetailedRun
 }
 
 // CancelRun asks a run to stop and returns it as the server left it. A
-// retried request that finds the run already ended (its first attempt
-// may have done it) returns the run instead of the "terminal state" error.
+// retried request that the server refuses (400) because the run has ended
+// (its first attempt may have done it) returns the run instead: the run's
+// status says so, not the error's wording.
 func (c *Client) CancelRun(ctx context.Context, ws, runID string) (*api.DetailedRun, error) {
 	if err := firstErr(need("workspace id", ws), need("run id", runID)); err != nil {
 		return nil, fmt.Errorf("cancel run: %w", err)
@@ -429,9 +430,8 @@ func (c *Client) CancelRun(ctx context.Context, ws, runID string) (*api.Detailed
 	cl := &call{ep: &c.api, method: http.MethodPost, path: pathOf("v1", "workspaces", ws, "runs", runID, "cancel"), withToken: true, retry: retrySafe}
 	err := c.do(ctx, cl, &out, func() error { return checkRun(&out.Run) })
 	if err != nil && cl.attempts > 1 && IsStatus(err, http.StatusBadRequest) {
-		var e *Error
-		if errors.As(err, &e) && strings.Contains(e.Detail, "terminal state") {
-			return c.GetRun(ctx, ws, runID)
+		if run, gerr := c.GetRun(ctx, ws, runID); gerr == nil && run.Status.Terminal() {
+			return run, nil
 		}
 	}
 	if err != nil {
