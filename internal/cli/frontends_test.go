@@ -56,10 +56,6 @@ func className(c deploy.Class) string {
 		deploy.ClassTimeout: "timeout", deploy.ClassInterrupted: "interrupted"}[c]
 }
 
-// frontEnd runs one front end against the server and returns the exit code,
-// stdout, stderr and what the engine reported to it.
-type frontEnd func(t *testing.T, script string, extra map[string]string) (int, string, string, *recorder)
-
 // TestFrontEndsReportTheSame runs the one engine through the command line
 // (deploy) and the Action (its main step) against one real server, and
 // compares what each reports: the phases and how they ended, the script, the

@@ -29,8 +29,6 @@ type pkgRow struct {
 	profiles string
 }
 
-var pkgVerbs = map[string]bool{"sync": true, "list": true, "info": true}
-
 func newPackageCmd(s *Streams, p packageCmds) *cobra.Command {
 	g := &globalOptions{}
 	var listFlag bool

@@ -79,7 +79,14 @@ type runsOptions struct {
 	Status string
 }
 
-var runVerbs = map[string]bool{"list": true, "info": true, "logs": true, "cancel": true}
+// isRunVerb reports whether v is one of the runs command's verbs.
+func isRunVerb(v string) bool {
+	switch v {
+	case "list", "info", "logs", "cancel":
+		return true
+	}
+	return false
+}
 
 func newRunsCmd(s *Streams) *cobra.Command {
 	o := &runsOptions{global: &globalOptions{}}
@@ -140,11 +147,11 @@ func runRuns(ctx context.Context, s *Streams, o *runsOptions, args []string, cmd
 		verb = "list"
 	case len(args) == 0:
 		return cmd.Help()
-	case len(args) == 2 && runVerbs[args[1]]:
+	case len(args) == 2 && isRunVerb(args[1]):
 		target, verb = args[0], args[1]
-	case len(args) == 2 && runVerbs[args[0]]:
+	case len(args) == 2 && isRunVerb(args[0]):
 		target, verb = args[1], args[0]
-	case len(args) == 1 && runVerbs[args[0]]:
+	case len(args) == 1 && isRunVerb(args[0]):
 		return &usageError{fmt.Sprintf("runs %s needs a RUN_ID_OR_SCRIPT, e.g. \"runtime-action runs %s load.py\"; see \"runtime-action runs --help\"", args[0], args[0])}
 	default:
 		return &usageError{fmt.Sprintf("unknown runs command %q: use list, info, logs or cancel (see \"runtime-action runs --help\")", strings.Join(args, " "))}
