@@ -5,13 +5,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 )
 
 func TestWriteProfileFiles(t *testing.T) {
-	old := syscall.Umask(0o077) // the modes must not depend on the umask
-	t.Cleanup(func() { syscall.Umask(old) })
+	withUmask(t, 0o077) // the modes must not depend on the umask
 
 	for _, tc := range []struct {
 		name     string

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dlthub/runtime-action/internal/store"
@@ -184,6 +183,10 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	return os.Link(f.Name(), path)
 }
 
+// errLocked is tryLock's error when another process holds the lock
+// (lock_unix.go, lock_windows.go).
+var errLocked = errors.New("locked by another process")
+
 // dirLock is the exclusive lock of a data dir held by a server.
 type dirLock struct{ f *os.File }
 
@@ -195,9 +198,9 @@ func lockDataDir(dir string) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir %q: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			pid := "unknown"
 			if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
 				pid = string(bytes.TrimSpace(b))
@@ -217,6 +220,6 @@ func (l *dirLock) unlock() error {
 		return nil
 	}
 	_ = l.f.Truncate(0)
-	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	err := unlock(l.f)
 	return errors.Join(err, l.f.Close())
 }

@@ -110,7 +110,7 @@ func TestRestartRecovery(t *testing.T) {
 	// active in the store, with the process group of a live process.
 	stray := exec.Command("sleep", "60")
 	stray.Env = append(os.Environ(), "RUNTIME__RUN_ID="+orphan.ID)
-	stray.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(stray)
 	if err := stray.Start(); err != nil {
 		t.Fatal(err)
 	}
