@@ -46,7 +46,7 @@ func SaveRunMarker(a *githubactions.Action, st RunState) error {
 	if p == "" {
 		return nil
 	}
-	b, _ := json.Marshal(runMarker{RunID: st.RunID, WorkspaceID: st.WorkspaceID, APIURL: st.APIURL})
+	b, _ := json.Marshal(runMarker(st))
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return fmt.Errorf("save the run for the post step: %w", err)
 	}

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package acttest runs the Action end to end with act: workflows kept under
 // testdata/act use the Action from the checkout (uses: ./), with the job on
 // the host (-P ubuntu-latest=-self-hosted) and the Action's image built
