@@ -32,6 +32,7 @@ func TestDataDirPermissions(t *testing.T) {
 		{"admin token writable by others", func(d string) string { return filepath.Join(d, adminTokenFile) }, 0o602, false},
 		{"encryption key writable by group", func(d string) string { return filepath.Join(d, encryptionKeyFile) }, 0o660, false},
 		{"packages folder writable by others", func(d string) string { return filepath.Join(d, packagesDir) }, 0o777, false},
+		{"runs dir writable by others", func(d string) string { return DefaultRunsDir(d) }, 0o707, false},
 		{"given encryption key file writable by group", func(string) string { return givenKey }, 0o620, true},
 		{"signing key of another user", func(d string) string { return filepath.Join(d, keyFile) }, 0, false},
 		{"data dir of another user", func(d string) string { return d }, 0, false},

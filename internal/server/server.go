@@ -107,6 +107,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		lock.unlock()
 		return nil, fmt.Errorf("make runs dir %q: %w", cfg.RunsDir, err)
 	}
+	// Run folders hold decrypted configurations while their runs last.
+	if err := checkPrivate("runs dir", cfg.RunsDir); err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, err
+	}
 	sandbox, interp, err := openSandbox(ctx, cfg)
 	if err != nil {
 		dir.store.Close()
