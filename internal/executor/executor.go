@@ -1,7 +1,7 @@
 // Package executor runs one script of a run as a local Python process: it
 // makes the run folder from the stored packages, starts the process in its own
-// process group, writes its output to the run's log and stops it on cancel or
-// timeout.
+// process group (and, with a Sandbox, in a bubblewrap sandbox: sandbox.go),
+// writes its output to the run's log and stops it on cancel or timeout.
 package executor
 
 import (

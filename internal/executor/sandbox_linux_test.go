@@ -189,12 +189,20 @@ func TestSandboxInstall(t *testing.T) {
 	e.UV = UVNone
 	e.PipArgs = []string{"--no-index"}
 	e.InstallEnv = []string{"PIP_CONFIG_FILE=" + os.DevNull}
+	// Another deployment's environment, which the run must not see.
+	if err := os.MkdirAll(filepath.Join(e.VenvsDir, "otherdeployment"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{"requirements.txt": "./" + wheelPath + "\n", wheelPath: helloWheel(t)}
-	j := withHash(newJob(t, "run-deps", importsHello, files), "sandboxdeps")
+	script := importsHello + fmt.Sprintf("import os\nprint('envs', sorted(os.listdir(%q)))\n", e.VenvsDir)
+	j := withHash(newJob(t, "run-deps", script, files), "sandboxdeps")
 	res := e.Run(context.Background(), j, Hooks{})
 	log := readFile(t, j.LogPath)
 	if res.Status != api.StatusCompleted || !strings.Contains(log, "hello from hello_pkg") {
 		t.Fatalf("Run = %+v\n%s", res, log)
+	}
+	if !strings.Contains(log, "envs ['sandboxdeps']\n") {
+		t.Errorf("the run sees more than its own environment:\n%s", log)
 	}
 }
 

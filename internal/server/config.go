@@ -59,7 +59,7 @@ type Config struct {
 	// does not read it (links name Addr until Serve starts).
 	Addr string
 	// DataDir holds the database, the signing key, the admin token, the
-	// packages, the logs and the run folders.
+	// packages and the logs; the run folders are in RunsDir, outside it.
 	DataDir string
 	// Python is the interpreter runs use.
 	Python string
