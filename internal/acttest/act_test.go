@@ -20,12 +20,16 @@ package acttest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -214,6 +218,7 @@ func repo(t *testing.T, workflow string) string {
 	src := repoRoot(t)
 	dir := t.TempDir()
 	copyFile(t, filepath.Join(src, "action.yml"), filepath.Join(dir, "action.yml"))
+	copyTree(t, filepath.Join(src, "binary"), filepath.Join(dir, "binary"))
 	copyTree(t, filepath.Join(src, "testdata", "act", "ws"), filepath.Join(dir, "ws"))
 	copyFile(t, filepath.Join(src, "testdata", "act", workflow), filepath.Join(dir, ".github", "workflows", workflow))
 	for _, args := range [][]string{
@@ -480,4 +485,74 @@ func waitStatus(t *testing.T, rs *runtimeServer, want api.RunStatus) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the run did not become %s: %+v", want, runs)
+}
+
+// TestActComposite runs the composite action (binary/action.yml) against a
+// stand-in of the release downloads on loopback, serving a binary built
+// here under the release's name, with the checksums a release commit holds.
+func TestActComposite(t *testing.T) {
+	tl := needTools(t)
+	rs := startRuntime(t, tl)
+	dir := repo(t, "composite.yml")
+
+	const version = "v0.0.0-acttest"
+	downloads := t.TempDir()
+	name := "runtime-action-linux-" + runtime.GOARCH
+	bin := filepath.Join(downloads, version, name)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/dlthub/runtime-action/internal/cli.stampedVersion="+version, "-o", bin, ".")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := fmt.Sprintf("%x  %s\n%x  runtime-action-windows-amd64.exe\n", sha256.Sum256(b), name, sha256.Sum256([]byte("other")))
+	for file, content := range map[string]string{"binary/VERSION": version + "\n", "binary/SHA256SUMS": sums} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var fetched []string
+	files := http.FileServer(http.Dir(downloads))
+	dl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched = append(fetched, r.URL.Path)
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
+	defer dl.Close()
+
+	args := append(actArgs("composite.yml", rs, t.TempDir()),
+		"--var", "DOWNLOAD_URL="+dl.URL, "--var", "TOOL_CACHE="+t.TempDir())
+	out, ok := act(t, tl, dir, args)
+	if !ok {
+		t.Fatalf("the job failed:\n%s", out)
+	}
+	mustMatch(t, out,
+		`runtime-action `+version+` \(linux/`+runtime.GOARCH+`\) downloaded from http://127\.0\.0\.1:\d+, checksum verified`,
+		`later step: run `+uuidRE+` ended completed`,
+		`runtime-action `+version+` \(linux/`+runtime.GOARCH+`\) from the tool cache`,
+		`runtime-action plan \(dry run\)`,
+	)
+	mu.Lock()
+	if len(fetched) != 1 || fetched[0] != "/"+version+"/"+name {
+		t.Errorf("downloads = %q, want the one binary once (then the cache)", fetched)
+	}
+	mu.Unlock()
+
+	// A binary that does not match the commit's checksum is not run.
+	if err := os.WriteFile(bin, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args = append(actArgs("composite.yml", rs, t.TempDir()),
+		"--var", "DOWNLOAD_URL="+dl.URL, "--var", "TOOL_CACHE="+t.TempDir())
+	out, ok = act(t, tl, dir, args)
+	if ok {
+		t.Fatalf("a binary with the wrong checksum was run:\n%s", out)
+	}
+	mustMatch(t, out, `::error title=Checksum mismatch::`+name+` from http://127\.0\.0\.1:\d+ has sha256 [0-9a-f]{64}, binary/SHA256SUMS says`)
 }
