@@ -69,7 +69,7 @@ func TestActionYMLInputsAreRead(t *testing.T) {
 		}
 		return ""
 	}
-	_, _ = ReadInputs(githubactions.New(githubactions.WithWriter(io.Discard), githubactions.WithGetenv(getenv)))
+	_, _ = readInputs(githubactions.New(githubactions.WithWriter(io.Discard), githubactions.WithGetenv(getenv)))
 	var read []string
 	for n := range readSet {
 		read = append(read, n)
@@ -93,12 +93,12 @@ func TestActionYMLDefaults(t *testing.T) {
 		withDefaults["INPUT_"+strings.ToUpper(name)] = *in.Default
 	}
 	a1, _ := newAction(t, withDefaults)
-	fromYML, err := ReadInputs(a1)
+	fromYML, err := readInputs(a1)
 	if err != nil {
 		t.Fatalf("action.yml's defaults are not valid: %v", err)
 	}
 	a2, _ := newAction(t, env{"INPUT_SCRIPT": "x.py"})
-	fromCode, err := ReadInputs(a2)
+	fromCode, err := readInputs(a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestActionYMLOutputsAreWritten(t *testing.T) {
 	a, _ := newAction(t, e)
 	d := 75 * time.Second
 	yes, no := true, false
-	names, err := WriteOutputs(a, Outputs{
+	names, err := writeOutputs(a, outputs{
 		RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", RunNumber: 1, Status: "completed", ScriptURL: "https://x", Duration: &d,
 		DeploymentID: "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", DeploymentVersion: 2, DeploymentChanged: &yes,
 		ConfigurationID: "c0ffee00-1234-4abc-8def-0123456789ab", ConfigurationVersion: 3, ConfigurationChanged: &no, LogsFile: "/tmp/l.log",
@@ -156,7 +156,7 @@ func TestActionYMLRuns(t *testing.T) {
 		t.Errorf("runs = %+v, want docker, %s, /runtime-action, [action]", r, prebuiltImage)
 	}
 	if !IsPostStep(r.PostEntrypoint) || IsPostStep(r.Entrypoint) {
-		t.Errorf("post-entrypoint %q must be named %q and the entrypoint %q not", r.PostEntrypoint, PostEntrypoint, r.Entrypoint)
+		t.Errorf("post-entrypoint %q must be named %q and the entrypoint %q not", r.PostEntrypoint, postEntrypoint, r.Entrypoint)
 	}
 	if r.PostIf == "" {
 		t.Error("post-if is missing")
@@ -169,7 +169,7 @@ func TestActionYMLRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(df), "ln -s runtime-action \"$d/"+PostEntrypoint+"\"") {
+	if !strings.Contains(string(df), "ln -s runtime-action \"$d/"+postEntrypoint+"\"") {
 		t.Errorf(".ci/image does not create %s", r.PostEntrypoint)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // splitting, redaction with 50 masked values, the echo, the file and the
 // tail, for 1 MiB of log text in 4 KiB chunks.
 func BenchmarkRunLogWrite(b *testing.B) {
-	m := NewMasker(actionTo(io.Discard))
+	m := newMasker(actionTo(io.Discard))
 	for i := range 50 {
 		m.Add(fmt.Sprintf("secret-value-%03d-abcdef", i))
 	}
@@ -23,7 +23,7 @@ func BenchmarkRunLogWrite(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ResetTimer()
 	for range b.N {
-		rl, err := NewRunLog(io.Discard, m, LogLocation{Dir: b.TempDir(), HostDir: "/h"}, 100)
+		rl, err := newRunLog(io.Discard, m, logLocation{Dir: b.TempDir(), HostDir: "/h"}, 100)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -51,10 +51,10 @@ func BenchmarkMaskSecrets(b *testing.B) {
 		files[fmt.Sprintf(".dlt/f%d.secrets.toml", i)] = s.String()
 	}
 	writeFiles(b, root, files)
-	in := Inputs{Token: "tok-abcdef", SecretsTOML: "[a]\nb = \"ccc-ddd\"\n"}
+	in := inputs{Token: "tok-abcdef", SecretsTOML: "[a]\nb = \"ccc-ddd\"\n"}
 	b.ResetTimer()
 	for range b.N {
-		if _, err := MaskSecrets(actionTo(io.Discard), in, root); err != nil {
+		if _, err := maskSecrets(actionTo(io.Discard), in, root); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -62,8 +62,8 @@ func BenchmarkMaskSecrets(b *testing.B) {
 
 // BenchmarkRenderSummary renders a summary with 100 log lines.
 func BenchmarkRenderSummary(b *testing.B) {
-	s := SummaryData{Status: "completed", RunID: "r", RunNumber: 3, Script: "p.py", LogTail: repeatLines(100, 120)}
+	s := summaryData{Status: "completed", RunID: "r", RunNumber: 3, Script: "p.py", LogTail: repeatLines(100, 120)}
 	for range b.N {
-		_ = RenderSummary(s)
+		_ = renderSummary(s)
 	}
 }

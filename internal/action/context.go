@@ -11,11 +11,11 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// Context is what the Action knows about the workflow run it is part of.
+// ghContext is what the Action knows about the workflow run it is part of.
 // Every field may be empty: under `act` or a plain `docker run` most
 // GITHUB_* variables are missing, and each feature that needs one is turned
 // off on its own (see the Has* methods) instead of failing the step.
-type Context struct {
+type ghContext struct {
 	Repository string // owner/name
 	SHA        string
 	Ref        string
@@ -33,12 +33,12 @@ type Context struct {
 	// (the job has the id-token: write permission).
 	OIDCAvailable bool
 
-	// PullRequest is set when the event is a pull request.
-	PullRequest *PullRequest
+	// pullRequest is set when the event is a pull request.
+	PullRequest *pullRequest
 }
 
-// PullRequest is the part of a pull request event the Action uses.
-type PullRequest struct {
+// pullRequest is the part of a pull request event the Action uses.
+type pullRequest struct {
 	Number   int
 	HeadRepo string // owner/name of the branch's repository
 	BaseRepo string // owner/name of the repository the request targets
@@ -46,15 +46,15 @@ type PullRequest struct {
 
 // FromFork reports whether the pull request comes from another repository;
 // such runs get a read-only token and no OIDC token.
-func (p *PullRequest) FromFork() bool {
+func (p *pullRequest) FromFork() bool {
 	return p != nil && p.HeadRepo != "" && p.BaseRepo != "" && !strings.EqualFold(p.HeadRepo, p.BaseRepo)
 }
 
-// LoadContext reads the workflow run's variables through a. An unreadable or
+// loadContext reads the workflow run's variables through a. An unreadable or
 // malformed event file is returned as an error next to a usable Context
 // without PullRequest, so the caller can warn and go on.
-func LoadContext(a *githubactions.Action) (*Context, error) {
-	c := &Context{
+func loadContext(a *githubactions.Action) (*ghContext, error) {
+	c := &ghContext{
 		Repository:    a.Getenv("GITHUB_REPOSITORY"),
 		SHA:           a.Getenv("GITHUB_SHA"),
 		Ref:           a.Getenv("GITHUB_REF"),
@@ -80,7 +80,7 @@ func LoadContext(a *githubactions.Action) (*Context, error) {
 	return c, nil
 }
 
-func readPullRequest(path string) (*PullRequest, error) {
+func readPullRequest(path string) (*pullRequest, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -110,7 +110,7 @@ func readPullRequest(path string) (*PullRequest, error) {
 	if ev.PullRequest == nil {
 		return nil, nil
 	}
-	pr := &PullRequest{Number: ev.PullRequest.Number}
+	pr := &pullRequest{Number: ev.PullRequest.Number}
 	if pr.Number == 0 {
 		pr.Number = ev.Number
 	}
@@ -128,23 +128,23 @@ func readPullRequest(path string) (*PullRequest, error) {
 }
 
 // HasOutputs reports whether step outputs can be written.
-func (c *Context) HasOutputs() bool { return c.OutputFile != "" }
+func (c *ghContext) HasOutputs() bool { return c.OutputFile != "" }
 
 // HasState reports whether state for the post step can be saved.
-func (c *Context) HasState() bool { return c.StateFile != "" }
+func (c *ghContext) HasState() bool { return c.StateFile != "" }
 
 // HasSummary reports whether a job summary can be written.
-func (c *Context) HasSummary() bool { return c.SummaryFile != "" }
+func (c *ghContext) HasSummary() bool { return c.SummaryFile != "" }
 
 // HasREST reports whether GitHub's REST API can be called for this
 // repository with token.
-func (c *Context) HasREST(token string) bool {
+func (c *ghContext) HasREST(token string) bool {
 	return token != "" && c.APIURL != "" && strings.Contains(c.Repository, "/")
 }
 
 // ActionsRunURL is the address of this workflow run's page (its logs), or ""
 // when the variables are missing.
-func (c *Context) ActionsRunURL() string {
+func (c *ghContext) ActionsRunURL() string {
 	if c.ServerURL == "" || c.Repository == "" || c.RunID == "" {
 		return ""
 	}

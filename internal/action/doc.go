@@ -11,12 +11,12 @@
 // engine a deploy.Login that knows the Action's token sources (token input,
 // github-token exchange, GitHub OIDC, the workspace's settings), and renders
 // what the engine reports through its Observer: a log group per phase, the
-// run's log (through a RunLog that stops workflow commands), the post step's
+// run's log (through a runLog that stops workflow commands), the post step's
 // state, the outputs and the job summary. Failures are the engine's
 // classified errors: deploy.Title names the annotation and deploy.ExitCode
 // gives the exit code, as for the command line.
 //
 // The post step runs the same image through the entrypoint
-// /runtime-action-post (a symbolic link to the binary; see PostEntrypoint) and
-// calls Post, which cancels a run the main step registered but never settled.
+// /runtime-action-post (a symbolic link to the binary; see postEntrypoint) and
+// calls post, which cancels a run the main step registered but never settled.
 package action

@@ -15,21 +15,21 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// GitHub calls GitHub's REST API for this repository: deployments and pull
+// gitHubAPI calls GitHub's REST API for this repository: deployments and pull
 // request comments. Its base URL is GITHUB_API_URL, so GitHub Enterprise
 // Server works as github.com does. Five calls are plain net/http: a client
 // library for the whole API would make up a tenth of the image.
-type GitHub struct {
+type gitHubAPI struct {
 	http        *http.Client
 	base        *url.URL
 	token       string
 	owner, repo string
 }
 
-// NewGitHub returns a REST client for gh's repository with token (the
+// newGitHub returns a REST client for gh's repository with token (the
 // repo-token input). httpClient may be nil. It fails when the variables it
 // needs are missing; Context.HasREST tells beforehand.
-func NewGitHub(gh *Context, token string, httpClient *http.Client) (*GitHub, error) {
+func newGitHub(gh *ghContext, token string, httpClient *http.Client) (*gitHubAPI, error) {
 	if !gh.HasREST(token) {
 		return nil, errors.New("GitHub REST API: needs the repo-token input, GITHUB_API_URL and GITHUB_REPOSITORY")
 	}
@@ -41,25 +41,25 @@ func NewGitHub(gh *Context, token string, httpClient *http.Client) (*GitHub, err
 		httpClient = &http.Client{Timeout: time.Minute}
 	}
 	owner, repo, _ := strings.Cut(gh.Repository, "/")
-	return &GitHub{http: httpClient, base: base, token: token, owner: owner, repo: repo}, nil
+	return &gitHubAPI{http: httpClient, base: base, token: token, owner: owner, repo: repo}, nil
 }
 
-// ForbiddenError is GitHub refusing a write for lack of permission: 403, or
+// forbiddenError is GitHub refusing a write for lack of permission: 403, or
 // 404, which GitHub answers to hide what a token may not see. A pull request
 // from a fork gets a read-only token.
-type ForbiddenError struct {
+type forbiddenError struct {
 	What    string // what was being done
 	Status  int
 	Message string // GitHub's message
 }
 
-func (e *ForbiddenError) Error() string {
+func (e *forbiddenError) Error() string {
 	return fmt.Sprintf("%s: GitHub answered %d (%s): the token lacks the permission", e.What, e.Status, e.Message)
 }
 
-// IsForbidden reports whether err is a ForbiddenError.
-func IsForbidden(err error) bool {
-	var fe *ForbiddenError
+// isForbidden reports whether err is a ForbiddenError.
+func isForbidden(err error) bool {
+	var fe *forbiddenError
 	return errors.As(err, &fe)
 }
 
@@ -69,7 +69,7 @@ const maxGitHubAnswer = 8 << 20
 // call sends one request to the repository's path (relative to
 // repos/OWNER/REPO/) or to an absolute next-page URL, decodes a 2xx answer
 // into out and returns the next page's URL from the Link header, if any.
-func (g *GitHub) call(ctx context.Context, what, method, path string, body, out any) (next string, err error) {
+func (g *gitHubAPI) call(ctx context.Context, what, method, path string, body, out any) (next string, err error) {
 	u := path
 	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
 		u = g.base.JoinPath("repos", g.owner, g.repo).String() + "/" + path
@@ -108,7 +108,7 @@ func (g *GitHub) call(ctx context.Context, what, method, path string, body, out 
 		}
 		_ = json.Unmarshal(b, &e)
 		if s := resp.StatusCode; s == http.StatusForbidden || s == http.StatusNotFound {
-			return "", &ForbiddenError{What: what, Status: s, Message: e.Message}
+			return "", &forbiddenError{What: what, Status: s, Message: e.Message}
 		}
 		return "", fmt.Errorf("%s: GitHub answered %d (%s)", what, resp.StatusCode, e.Message)
 	}
@@ -137,10 +137,10 @@ func nextLink(h string) string {
 	return ""
 }
 
-// Deployment is a GitHub deployment the Action created, to report its
+// ghDeployment is a GitHub deployment the Action created, to report its
 // outcome on.
-type Deployment struct {
-	g           *GitHub
+type ghDeployment struct {
+	g           *gitHubAPI
 	ID          int64
 	environment string
 	logURL      string
@@ -148,16 +148,16 @@ type Deployment struct {
 
 // DeploymentStatus values the Action reports.
 const (
-	DeploymentInProgress = "in_progress"
-	DeploymentSuccess    = "success"
-	DeploymentFailure    = "failure"
+	deploymentInProgress = "in_progress"
+	deploymentSuccess    = "success"
+	deploymentFailure    = "failure"
 )
 
 // StartDeployment creates a GitHub deployment of sha to environment and
 // marks it in_progress, with logURL (the workflow run's page) as its log.
 // The deployment neither merges the default branch in nor waits for commit
 // statuses: the workflow running this step is one of them.
-func (g *GitHub) StartDeployment(ctx context.Context, environment, sha, description, logURL string) (*Deployment, error) {
+func (g *gitHubAPI) StartDeployment(ctx context.Context, environment, sha, description, logURL string) (*ghDeployment, error) {
 	var d struct {
 		ID int64 `json:"id"`
 	}
@@ -168,8 +168,8 @@ func (g *GitHub) StartDeployment(ctx context.Context, environment, sha, descript
 	if err != nil {
 		return nil, err
 	}
-	dep := &Deployment{g: g, ID: d.ID, environment: environment, logURL: logURL}
-	if err := dep.SetStatus(ctx, DeploymentInProgress, "Deploying", logURL, ""); err != nil {
+	dep := &ghDeployment{g: g, ID: d.ID, environment: environment, logURL: logURL}
+	if err := dep.SetStatus(ctx, deploymentInProgress, "Deploying", logURL, ""); err != nil {
 		return dep, err
 	}
 	return dep, nil
@@ -177,7 +177,7 @@ func (g *GitHub) StartDeployment(ctx context.Context, environment, sha, descript
 
 // SetStatus reports state on the deployment; environmentURL (the script's
 // page) is shown as the environment's address. Empty URLs are left out.
-func (d *Deployment) SetStatus(ctx context.Context, state, description, logURL, environmentURL string) error {
+func (d *ghDeployment) SetStatus(ctx context.Context, state, description, logURL, environmentURL string) error {
 	req := map[string]any{"state": state, "description": cutUTF8(description, 140), "environment": d.environment}
 	if logURL != "" {
 		req["log_url"] = logURL
@@ -190,24 +190,24 @@ func (d *Deployment) SetStatus(ctx context.Context, state, description, logURL, 
 	return err
 }
 
-// StartGitHubDeployment creates the GitHub deployment for the environment
+// startGitHubDeployment creates the GitHub deployment for the environment
 // input, marked in_progress, with the workflow run's page as its log. The
 // deployment is bookkeeping: without what the REST API needs, or when GitHub
 // refuses, it prints a warning and returns nil, and the deploy goes on.
 // Finish on a nil *Deployment does nothing.
-func StartGitHubDeployment(ctx context.Context, a *githubactions.Action, gh *Context, token, environment, description string, httpClient *http.Client) *Deployment {
-	g, err := NewGitHub(gh, token, httpClient)
+func startGitHubDeployment(ctx context.Context, a *githubactions.Action, gh *ghContext, token, environment, description string, httpClient *http.Client) *ghDeployment {
+	g, err := newGitHub(gh, token, httpClient)
 	if err == nil && gh.SHA == "" {
 		err = errors.New("GitHub deployment: GITHUB_SHA is not set")
 	}
 	if err == nil {
-		var d *Deployment
+		var d *ghDeployment
 		if d, err = g.StartDeployment(ctx, environment, gh.SHA, description, gh.ActionsRunURL()); err == nil {
 			return d
 		}
 	}
 	fix := ""
-	if IsForbidden(err) {
+	if isForbidden(err) {
 		fix = " Grant the job `deployments: write`."
 	}
 	a.WithFieldsMap(map[string]string{"title": "No GitHub deployment"}).Warningf("%s", err.Error()+"; the deploy goes on without it."+fix)
@@ -217,13 +217,13 @@ func StartGitHubDeployment(ctx context.Context, a *githubactions.Action, gh *Con
 // Finish reports the outcome on the deployment: success or failure, with
 // environmentURL (the script's page) as the environment's address. A failure
 // to report is a warning, not the step's failure.
-func (d *Deployment) Finish(ctx context.Context, a *githubactions.Action, success bool, description, environmentURL string) {
+func (d *ghDeployment) Finish(ctx context.Context, a *githubactions.Action, success bool, description, environmentURL string) {
 	if d == nil {
 		return
 	}
-	state := DeploymentFailure
+	state := deploymentFailure
 	if success {
-		state = DeploymentSuccess
+		state = deploymentSuccess
 	}
 	if err := d.SetStatus(ctx, state, description, d.logURL, environmentURL); err != nil {
 		a.WithFieldsMap(map[string]string{"title": "GitHub deployment status"}).Warningf("%s", err.Error())
@@ -240,8 +240,8 @@ type issueComment struct {
 // UpsertComment creates the pull request comment that starts with marker, or
 // updates the first such comment in place, and returns its address. The
 // body is cut to fit GitHub's limit.
-func (g *GitHub) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
-	body = marker + "\n" + cutUTF8(body, MaxCommentBytes-len(marker)-1)
+func (g *gitHubAPI) UpsertComment(ctx context.Context, number int, marker, body string) (string, error) {
+	body = marker + "\n" + cutUTF8(body, maxCommentBytes-len(marker)-1)
 	page := fmt.Sprintf("issues/%d/comments?per_page=100", number)
 	for page != "" {
 		var comments []issueComment
@@ -273,27 +273,27 @@ func (g *GitHub) UpsertComment(ctx context.Context, number int, marker, body str
 	return got.HTMLURL, nil
 }
 
-// CommentPlan puts plan (RenderPlan's markdown) in the pull request's plan
+// commentPlan puts plan (RenderPlan's markdown) in the pull request's plan
 // comment. Outside a pull request, or without what the REST API needs, it
 // does nothing; when GitHub refuses (a fork's read-only token) it prints a
 // notice and returns nil, as the plan is in the job summary anyway.
-func CommentPlan(ctx context.Context, a *githubactions.Action, gh *Context, token, plan string, httpClient *http.Client) (string, error) {
+func commentPlan(ctx context.Context, a *githubactions.Action, gh *ghContext, token, plan string, httpClient *http.Client) (string, error) {
 	if gh.PullRequest == nil || gh.PullRequest.Number == 0 {
 		a.Infof("%s", "comment: not a pull request, the plan is in the job summary only")
 		return "", nil
 	}
-	g, err := NewGitHub(gh, token, httpClient)
+	g, err := newGitHub(gh, token, httpClient)
 	if err != nil {
-		Notice(a, "No pull request comment", err.Error()+"; the plan is in the job summary")
+		notice(a, "No pull request comment", err.Error()+"; the plan is in the job summary")
 		return "", nil
 	}
-	u, err := g.UpsertComment(ctx, gh.PullRequest.Number, CommentMarker, plan)
-	if IsForbidden(err) {
+	u, err := g.UpsertComment(ctx, gh.PullRequest.Number, commentMarker, plan)
+	if isForbidden(err) {
 		why := "the token may not comment"
 		if gh.PullRequest.FromFork() {
 			why = "pull requests from forks get a read-only token"
 		}
-		Notice(a, "No pull request comment", fmt.Sprintf("Cannot comment on pull request #%d (%s): the plan is in the job summary. Grant the job `pull-requests: write` for same-repository pull requests.", gh.PullRequest.Number, why))
+		notice(a, "No pull request comment", fmt.Sprintf("Cannot comment on pull request #%d (%s): the plan is in the job summary. Grant the job `pull-requests: write` for same-repository pull requests.", gh.PullRequest.Number, why))
 		return "", nil
 	}
 	return u, err

@@ -143,7 +143,7 @@ func (g *fakeGitHub) takeCalls() []ghCall {
 	return c
 }
 
-func (g *fakeGitHub) context(t *testing.T, event string) *Context {
+func (g *fakeGitHub) context(t *testing.T, event string) *ghContext {
 	t.Helper()
 	e := env{"GITHUB_API_URL": g.srv.URL + "/api/v3", "GITHUB_REPOSITORY": "octo/app", "GITHUB_SHA": "abc123",
 		"GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "555", "GITHUB_RUN_ATTEMPT": "2"}
@@ -155,7 +155,7 @@ func (g *fakeGitHub) context(t *testing.T, event string) *Context {
 		e["GITHUB_EVENT_NAME"], e["GITHUB_EVENT_PATH"] = "pull_request", p
 	}
 	a, _ := newAction(t, e)
-	gh, err := LoadContext(a)
+	gh, err := loadContext(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func (g *fakeGitHub) context(t *testing.T, event string) *Context {
 func TestGitHubDeployment(t *testing.T) {
 	g := newFakeGitHub(t)
 	gh := g.context(t, "")
-	c, err := NewGitHub(gh, "ghs_repo_token", nil)
+	c, err := newGitHub(gh, "ghs_repo_token", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestGitHubDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SetStatus(context.Background(), DeploymentSuccess, "Run #4 completed", logURL, "https://runtime.example.com/scripts/load"); err != nil {
+	if err := d.SetStatus(context.Background(), deploymentSuccess, "Run #4 completed", logURL, "https://runtime.example.com/scripts/load"); err != nil {
 		t.Fatal(err)
 	}
 	calls := g.takeCalls()
@@ -205,7 +205,7 @@ func TestStartGitHubDeployment(t *testing.T) {
 	g := newFakeGitHub(t)
 	gh := g.context(t, "")
 	a, out := newAction(t, env{})
-	d := StartGitHubDeployment(context.Background(), a, gh, "ghs_repo_token", "staging", "Deploy", nil)
+	d := startGitHubDeployment(context.Background(), a, gh, "ghs_repo_token", "staging", "Deploy", nil)
 	if d == nil {
 		t.Fatalf("no deployment; stdout %q", out.String())
 	}
@@ -220,14 +220,14 @@ func TestStartGitHubDeployment(t *testing.T) {
 	// warning, and Finish on the nil deployment does nothing.
 	g.setReadOnly()
 	a2, out2 := newAction(t, env{})
-	d = StartGitHubDeployment(context.Background(), a2, gh, "ghs_repo_token", "staging", "Deploy", nil)
+	d = startGitHubDeployment(context.Background(), a2, gh, "ghs_repo_token", "staging", "Deploy", nil)
 	d.Finish(context.Background(), a2, true, "ok", "")
 	if d != nil || !strings.Contains(out2.String(), "::warning title=No GitHub deployment::") || !strings.Contains(out2.String(), "deployments: write") {
 		t.Errorf("deployment %v, stdout %q", d, out2.String())
 	}
 	gh.SHA = ""
 	a3, out3 := newAction(t, env{})
-	if d := StartGitHubDeployment(context.Background(), a3, gh, "ghs_repo_token", "staging", "Deploy", nil); d != nil || !strings.Contains(out3.String(), "GITHUB_SHA is not set") {
+	if d := startGitHubDeployment(context.Background(), a3, gh, "ghs_repo_token", "staging", "Deploy", nil); d != nil || !strings.Contains(out3.String(), "GITHUB_SHA is not set") {
 		t.Errorf("deployment %v, stdout %q", d, out3.String())
 	}
 }
@@ -235,9 +235,9 @@ func TestStartGitHubDeployment(t *testing.T) {
 func TestGitHubDeploymentForbidden(t *testing.T) {
 	g := newFakeGitHub(t)
 	g.setReadOnly()
-	c, _ := NewGitHub(g.context(t, ""), "ghs_repo_token", nil)
+	c, _ := newGitHub(g.context(t, ""), "ghs_repo_token", nil)
 	_, err := c.StartDeployment(context.Background(), "production", "abc", "d", "")
-	if !IsForbidden(err) || !strings.Contains(err.Error(), "Resource not accessible by integration") {
+	if !isForbidden(err) || !strings.Contains(err.Error(), "Resource not accessible by integration") {
 		t.Errorf("err = %v, want a ForbiddenError with GitHub's message", err)
 	}
 }
@@ -255,7 +255,7 @@ func TestCommentPlanCreatesThenUpdates(t *testing.T) {
 	gh := g.context(t, sameRepoPR)
 	a, _ := newAction(t, env{})
 
-	u1, err := CommentPlan(context.Background(), a, gh, "ghs_repo_token", "plan one", nil)
+	u1, err := commentPlan(context.Background(), a, gh, "ghs_repo_token", "plan one", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestCommentPlanCreatesThenUpdates(t *testing.T) {
 	if got := methods(calls); got != "GET GET GET POST" {
 		t.Errorf("first comment: calls %s, want every page listed, then one create", got)
 	}
-	if last := calls[len(calls)-1]; last.Path != "/api/v3/repos/octo/app/issues/9/comments" || last.Body["body"] != CommentMarker+"\nplan one" {
+	if last := calls[len(calls)-1]; last.Path != "/api/v3/repos/octo/app/issues/9/comments" || last.Body["body"] != commentMarker+"\nplan one" {
 		t.Errorf("create = %+v", last)
 	}
 
@@ -272,7 +272,7 @@ func TestCommentPlanCreatesThenUpdates(t *testing.T) {
 	g.newComment("another")
 	g.newComment("and another")
 	g.mu.Unlock()
-	u2, err := CommentPlan(context.Background(), a, gh, "ghs_repo_token", "plan two", nil)
+	u2, err := commentPlan(context.Background(), a, gh, "ghs_repo_token", "plan two", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestCommentPlanCreatesThenUpdates(t *testing.T) {
 		t.Errorf("the same comment must be updated: %q %q %+v", u1, u2, calls[3])
 	}
 	// The same plan again changes nothing.
-	if _, err := CommentPlan(context.Background(), a, gh, "ghs_repo_token", "plan two", nil); err != nil {
+	if _, err := commentPlan(context.Background(), a, gh, "ghs_repo_token", "plan two", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := methods(g.takeCalls()); got != "GET GET GET" {
@@ -293,7 +293,7 @@ func TestCommentPlanCreatesThenUpdates(t *testing.T) {
 	g.mu.Lock()
 	n := 0
 	for _, c := range g.comments {
-		if strings.HasPrefix(c["body"].(string), CommentMarker) {
+		if strings.HasPrefix(c["body"].(string), commentMarker) {
 			n++
 		}
 	}
@@ -316,7 +316,7 @@ func TestCommentPlanForkIsANotice(t *testing.T) {
 	g.setReadOnly()
 	gh := g.context(t, forkPR)
 	a, out := newAction(t, env{})
-	u, err := CommentPlan(context.Background(), a, gh, "ghs_repo_token", "plan", nil)
+	u, err := commentPlan(context.Background(), a, gh, "ghs_repo_token", "plan", nil)
 	if err != nil || u != "" {
 		t.Fatalf("CommentPlan() = %q, %v; want a notice, not a failure", u, err)
 	}
@@ -329,8 +329,8 @@ func TestCommentPlanForkIsANotice(t *testing.T) {
 func TestCommentPlanOutsideAPullRequest(t *testing.T) {
 	g := newFakeGitHub(t)
 	a, out := newAction(t, env{})
-	for _, gh := range []*Context{g.context(t, ""), {}} {
-		if u, err := CommentPlan(context.Background(), a, gh, "ghs_repo_token", "plan", nil); u != "" || err != nil {
+	for _, gh := range []*ghContext{g.context(t, ""), {}} {
+		if u, err := commentPlan(context.Background(), a, gh, "ghs_repo_token", "plan", nil); u != "" || err != nil {
 			t.Errorf("CommentPlan() = %q, %v", u, err)
 		}
 	}
@@ -344,7 +344,7 @@ func TestCommentPlanOutsideAPullRequest(t *testing.T) {
 	gh := g.context(t, sameRepoPR)
 	gh.APIURL = ""
 	a2, out2 := newAction(t, env{})
-	if _, err := CommentPlan(context.Background(), a2, gh, "ghs_repo_token", "plan", nil); err != nil {
+	if _, err := commentPlan(context.Background(), a2, gh, "ghs_repo_token", "plan", nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out2.String(), "::notice title=No pull request comment::") {
@@ -364,16 +364,16 @@ func TestLoadContext(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		env     env
-		wantPR  *PullRequest
+		wantPR  *pullRequest
 		wantErr bool
 	}{
 		{"same repository", env{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": write("same.json", sameRepoPR)},
-			&PullRequest{Number: 9, HeadRepo: "octo/app", BaseRepo: "octo/app"}, false},
+			&pullRequest{Number: 9, HeadRepo: "octo/app", BaseRepo: "octo/app"}, false},
 		{"fork via pull_request_target", env{"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": write("fork.json", forkPR)},
-			&PullRequest{Number: 9, HeadRepo: "mallory/app", BaseRepo: "octo/app"}, false},
+			&pullRequest{Number: 9, HeadRepo: "mallory/app", BaseRepo: "octo/app"}, false},
 		{"deleted fork", env{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": write("gone.json",
 			`{"pull_request": {"number": 3, "head": {"repo": null}, "base": {"repo": {"full_name": "octo/app"}}}}`)},
-			&PullRequest{Number: 3, HeadRepo: "(deleted fork)", BaseRepo: "octo/app"}, false},
+			&pullRequest{Number: 3, HeadRepo: "(deleted fork)", BaseRepo: "octo/app"}, false},
 		{"push", env{"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": write("push.json", `{"ref": "refs/heads/main"}`)}, nil, false},
 		{"event file missing (act)", env{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": filepath.Join(dir, "none.json")}, nil, false},
 		{"event file garbled", env{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": write("bad.json", "{")}, nil, true},
@@ -381,7 +381,7 @@ func TestLoadContext(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := newAction(t, tc.env)
-			gh, err := LoadContext(a)
+			gh, err := loadContext(a)
 			if (err != nil) != tc.wantErr || gh == nil {
 				t.Fatalf("LoadContext() = %v, %v", gh, err)
 			}

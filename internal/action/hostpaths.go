@@ -29,14 +29,14 @@ type bindMount struct {
 	Point string // where it is here
 }
 
-// ContainerGetenv wraps getenv so that the file command variables name
+// containerGetenv wraps getenv so that the file command variables name
 // files this process can open. GitHub's runner sets them to paths inside
 // the container (/github/file_commands/...), but act, running a job on the
 // host (-P ubuntu-latest=-self-hosted), passes the host's paths to a
 // container action and mounts their folder elsewhere (/var/run/act): a path
 // whose folder does not exist here is translated through the bind mounts
 // in mounts (this process's /proc/self/mountinfo).
-func ContainerGetenv(getenv func(string) string, mounts func() []bindMount) func(string) string {
+func containerGetenv(getenv func(string) string, mounts func() []bindMount) func(string) string {
 	var once sync.Once
 	var ms []bindMount
 	load := func() []bindMount {

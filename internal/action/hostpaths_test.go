@@ -41,7 +41,7 @@ func TestContainerGetenvUnderAct(t *testing.T) {
 		"RUNNER_TEMP":         os.TempDir(), // act sets /tmp, which exists in the image too
 		"HOME":                "/root",
 	}
-	get := ContainerGetenv(vars.get, mounts)
+	get := containerGetenv(vars.get, mounts)
 	for k, want := range map[string]string{
 		"GITHUB_OUTPUT":       here + "/workflow/outputcmd.txt",
 		"GITHUB_STEP_SUMMARY": here + "/workflow/SUMMARY.md",
@@ -71,7 +71,7 @@ func TestContainerGetenvUnderAct(t *testing.T) {
 func TestRunLogFile(t *testing.T) {
 	var out strings.Builder
 	dir := t.TempDir()
-	rl, err := NewRunLog(&out, NewMasker(actionTo(&out)), LogLocation{Dir: dir, HostDir: "/host/dir"}, 10)
+	rl, err := newRunLog(&out, newMasker(actionTo(&out)), logLocation{Dir: dir, HostDir: "/host/dir"}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestRunLogFile(t *testing.T) {
 	}
 
 	out.Reset()
-	rl, err = NewRunLog(&out, NewMasker(actionTo(&out)), LogLocation{Dir: filepath.Join(dir, "missing"), HostDir: "/h"}, 10)
+	rl, err = newRunLog(&out, newMasker(actionTo(&out)), logLocation{Dir: filepath.Join(dir, "missing"), HostDir: "/h"}, 10)
 	if err == nil || rl == nil {
 		t.Fatalf("NewRunLog in a missing folder = %v, %v; want a usable log and an error", rl, err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// SafeWriter is the edge between the Action and the job log: everything the
+// safeWriter is the edge between the Action and the job log: everything the
 // Action prints through go-githubactions goes through it, so that a string
 // from the Runtime (an email, a workspace or script name, an error's
 // details, a URL) cannot issue a workflow command, whichever message it is
@@ -35,14 +35,14 @@ import (
 //
 // A value printed in the middle of an info line thus stays text, and so does
 // a value that is a whole line of a multi-line message.
-type SafeWriter struct {
+type safeWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	midLine bool // the last write did not end with a newline
 }
 
-// NewSafeWriter returns a SafeWriter printing to w (the process's stdout).
-func NewSafeWriter(w io.Writer) *SafeWriter { return &SafeWriter{w: w} }
+// newSafeWriter returns a SafeWriter printing to w (the process's stdout).
+func newSafeWriter(w io.Writer) *safeWriter { return &safeWriter{w: w} }
 
 // ownCommand matches the commands the Action issues: go-githubactions
 // escapes ':' in properties and newlines in the data, so the line is the
@@ -51,7 +51,7 @@ var ownCommand = regexp.MustCompile(`^::(group|endgroup|add-mask|error|warning|n
 
 // Write prints p, neutralised as the type's comment says. It reports len(p)
 // written when the neutralised text was written whole.
-func (s *SafeWriter) Write(p []byte) (int, error) {
+func (s *safeWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -152,7 +152,7 @@ func escapeControls(s string) string {
 // sees them (see ContainerGetenv).
 func newStepAction(env Env) *githubactions.Action {
 	return githubactions.New(
-		githubactions.WithWriter(NewSafeWriter(env.Stdout)),
-		githubactions.WithGetenv(ContainerGetenv(env.Getenv, readMountInfo)),
+		githubactions.WithWriter(newSafeWriter(env.Stdout)),
+		githubactions.WithGetenv(containerGetenv(env.Getenv, readMountInfo)),
 	)
 }

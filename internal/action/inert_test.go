@@ -80,7 +80,7 @@ func TestSafeWriterKeepsValuesInert(t *testing.T) {
 			a.Infof("Workspace: %s (%s), the default of %s", v, v, v)
 			a.Infof("Several lines:\n%s\nand after", v)
 			a.EndGroup()
-			Annotate(a, nil, Fail("Runtime unreachable", &jsonErr{v}, "Check api-url ("+v+")"))
+			annotate(a, nil, fail("Runtime unreachable", &jsonErr{v}, "Check api-url ("+v+")"))
 			got := runnerCommands(out.String())
 			want := []string{"group", "endgroup", "error"}
 			if strings.HasPrefix(v, "::warning::") {
@@ -108,7 +108,7 @@ func (e *jsonErr) Error() string { return "server said: " + e.s }
 func TestSafeWriterKeepsOwnCommands(t *testing.T) {
 	var out strings.Builder
 	a := newStepAction(Env{Stdout: &out, Getenv: env{"GITHUB_ACTIONS": "true"}.get})
-	NewMasker(a).Add("s3cret\x1bvalue")
+	newMasker(a).Add("s3cret\x1bvalue")
 	a.Group("Logs")
 	a.Warningf("careful: %s", "a\nb")
 	a.EndGroup()

@@ -13,20 +13,20 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// Command is what the Action does.
-type Command string
+// actionCommand is what the Action does.
+type actionCommand string
 
 // The commands of the `command` input.
 const (
-	CommandDeploy Command = "deploy" // sync deployment and configuration, then run
-	CommandSync   Command = "sync"   // sync deployment and configuration only
-	CommandRun    Command = "run"    // run what is already on the Runtime
+	commandDeploy actionCommand = "deploy" // sync deployment and configuration, then run
+	commandSync   actionCommand = "sync"   // sync deployment and configuration only
+	commandRun    actionCommand = "run"    // run what is already on the Runtime
 )
 
-// Inputs are the Action's inputs (action.yml), defaults applied and checked.
-type Inputs struct {
+// inputs are the Action's inputs (action.yml), defaults applied and checked.
+type inputs struct {
 	Script      string
-	Command     Command
+	Command     actionCommand
 	Profile     string
 	Interactive bool
 	// Schedule is the script's cron schedule to set (nil keeps the
@@ -55,35 +55,35 @@ type Inputs struct {
 // does not, so the code applies them too. repo-token has no default here:
 // action.yml's `${{ github.token }}` exists only on a runner.
 const (
-	DefaultCommand          = CommandDeploy
-	DefaultProfile          = "prod"
-	DefaultWorkingDirectory = "."
-	DefaultOIDCAudience     = "dlt-runtime"
-	DefaultTimeout          = 30 * time.Minute
+	defaultCommand          = commandDeploy
+	defaultProfile          = "prod"
+	defaultWorkingDirectory = "."
+	defaultOIDCAudience     = "dlt-runtime"
+	defaultTimeout          = 30 * time.Minute
 )
 
-// ReadInputs reads every input of action.yml through a, applies the defaults
+// readInputs reads every input of action.yml through a, applies the defaults
 // and checks the values. All problems are reported at once, each naming its
 // input; a value is never echoed for inputs that may hold secrets. With an
 // error the Inputs still hold what was read, so that MaskSecrets can run
 // before the error is printed.
-func ReadInputs(a *githubactions.Action) (Inputs, error) {
+func readInputs(a *githubactions.Action) (inputs, error) {
 	r := inputReader{a: a}
-	in := Inputs{
+	in := inputs{
 		Script:           r.str("script", ""),
-		Command:          Command(strings.ToLower(r.str("command", string(DefaultCommand)))),
-		Profile:          r.str("profile", DefaultProfile),
+		Command:          actionCommand(strings.ToLower(r.str("command", string(defaultCommand)))),
+		Profile:          r.str("profile", defaultProfile),
 		Interactive:      r.boolean("interactive", false),
 		Schedule:         r.schedule("schedule"),
-		WorkingDirectory: r.str("working-directory", DefaultWorkingDirectory),
+		WorkingDirectory: r.str("working-directory", defaultWorkingDirectory),
 		APIURL:           r.url("api-url"),
 		AuthURL:          r.url("auth-url"),
 		WorkspaceID:      r.str("workspace-id", ""),
 		Token:            r.str("token", ""),
 		GitHubToken:      r.str("github-token", ""),
-		OIDCAudience:     r.str("oidc-audience", DefaultOIDCAudience),
+		OIDCAudience:     r.str("oidc-audience", defaultOIDCAudience),
 		Wait:             r.boolean("wait", true),
-		Timeout:          r.duration("timeout", DefaultTimeout),
+		Timeout:          r.duration("timeout", defaultTimeout),
 		CancelOnTimeout:  r.boolean("cancel-on-timeout", true),
 		ConfigTOML:       r.toml("config-toml"),
 		SecretsTOML:      r.toml("secrets-toml"),
@@ -93,8 +93,8 @@ func ReadInputs(a *githubactions.Action) (Inputs, error) {
 		RepoToken:        r.str("repo-token", ""),
 	}
 	switch in.Command {
-	case CommandDeploy, CommandSync, CommandRun:
-		if in.Command != CommandSync && in.Script == "" {
+	case commandDeploy, commandSync, commandRun:
+		if in.Command != commandSync && in.Script == "" {
 			r.fail("script", fmt.Sprintf("is required when command is %q: name the script to run, e.g. script: pipelines/load.py", in.Command))
 		}
 	default:
@@ -189,7 +189,7 @@ func (r *inputReader) url(name string) string {
 // error is reported.
 func (r *inputReader) toml(name string) string {
 	v := r.a.GetInput(name)
-	if err := ValidateTOML(name, v); err != nil {
+	if err := validateTOML(name, v); err != nil {
 		r.errs = append(r.errs, err)
 	}
 	return v

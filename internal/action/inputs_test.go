@@ -8,12 +8,12 @@ import (
 
 func TestReadInputsDefaults(t *testing.T) {
 	a, _ := newAction(t, env{"INPUT_SCRIPT": "pipelines/load.py"})
-	in, err := ReadInputs(a)
+	in, err := readInputs(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Inputs{
-		Script: "pipelines/load.py", Command: CommandDeploy, Profile: "prod", WorkingDirectory: ".",
+	want := inputs{
+		Script: "pipelines/load.py", Command: commandDeploy, Profile: "prod", WorkingDirectory: ".",
 		OIDCAudience: "dlt-runtime", Wait: true, Timeout: 30 * time.Minute, CancelOnTimeout: true,
 	}
 	if in != want {
@@ -45,12 +45,12 @@ func TestReadInputsValues(t *testing.T) {
 		"INPUT_REPO-TOKEN":        "ghs_y",
 	}
 	a, _ := newAction(t, e)
-	in, err := ReadInputs(a)
+	in, err := readInputs(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Inputs{
-		Script: "nb/app.py", Command: CommandRun, Profile: "dev-2", Interactive: true, WorkingDirectory: "ws",
+	want := inputs{
+		Script: "nb/app.py", Command: commandRun, Profile: "dev-2", Interactive: true, WorkingDirectory: "ws",
 		APIURL: "https://runtime.example.com/api", AuthURL: "http://127.0.0.1:30000/auth", WorkspaceID: "ws-1",
 		Token: "tok", GitHubToken: "ghp_x", OIDCAudience: "aud", Wait: false, Timeout: 10 * time.Minute,
 		CancelOnTimeout: false, ConfigTOML: "[sources]\nx = 1", SecretsTOML: "[sources]\ny = \"s\"",
@@ -73,7 +73,7 @@ func TestReadInputsTimeout(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			a, _ := newAction(t, env{"INPUT_COMMAND": "sync", "INPUT_TIMEOUT": tc.in})
-			in, err := ReadInputs(a)
+			in, err := readInputs(a)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestReadInputsErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := newAction(t, tc.env)
-			_, err := ReadInputs(a)
+			_, err := readInputs(a)
 			if err == nil {
 				t.Fatal("ReadInputs() succeeded, want an error")
 			}
@@ -135,14 +135,14 @@ func TestReadInputsTOMLErrorHidesContent(t *testing.T) {
 	} {
 		t.Run(tc.input+" "+tc.wantLine, func(t *testing.T) {
 			a, out := newAction(t, env{"INPUT_COMMAND": "sync", "INPUT_" + strings.ToUpper(tc.input): tc.content})
-			in, err := ReadInputs(a)
+			in, err := readInputs(a)
 			if err == nil {
 				t.Fatal("ReadInputs() succeeded, want a TOML error")
 			}
 			// The invalid value is kept so that it can be masked before
 			// the error is reported.
 			if tc.input == "secrets-toml" {
-				if _, err := MaskSecrets(a, in, ""); err != nil {
+				if _, err := maskSecrets(a, in, ""); err != nil {
 					t.Fatal(err)
 				}
 				if !strings.Contains(out.String(), "::add-mask::sk-live") && !strings.Contains(out.String(), "::add-mask::unterminated-secret-888") {

@@ -43,15 +43,15 @@ func TestNoSecretReachesStdout(t *testing.T) {
 	}
 
 	a, out := newAction(t, e)
-	in, err := ReadInputs(a)
+	in, err := readInputs(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := MaskSecrets(a, in, root)
+	m, err := maskSecrets(a, in, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanup, err := WriteProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
+	cleanup, err := writeProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +64,10 @@ func TestNoSecretReachesStdout(t *testing.T) {
 	m.Add("eyJhbGciOiJSUzI1NiJ9.exchanged-jwt") // a token from the exchange
 	a.Infof("authenticated")
 	a.EndGroup()
-	if _, err := SaveRunState(a, RunState{RunID: "run-1", WorkspaceID: "ws", APIURL: "https://runtime.example.com"}); err != nil {
+	if _, err := saveRunState(a, runState{RunID: "run-1", WorkspaceID: "ws", APIURL: "https://runtime.example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	rl, err := NewRunLog(out, m, LogDir(e.get), 100)
+	rl, err := newRunLog(out, m, runLogDir(e.get), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,18 +86,18 @@ func TestNoSecretReachesStdout(t *testing.T) {
 	if err := rl.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := SettleRunState(a); err != nil {
+	if err := settleRunState(a); err != nil {
 		t.Fatal(err)
 	}
 	d := 3 * time.Second
-	if _, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", Status: api.StatusFailed, Duration: &d, LogsFile: rl.Path()}); err != nil {
+	if _, err := writeOutputs(a, outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", Status: api.StatusFailed, Duration: &d, LogsFile: rl.Path()}); err != nil {
 		t.Fatal(err)
 	}
-	runErr := Fail("Run failed", errors.New("server said: bad credentials "+secrets[11]), "check secrets-toml")
-	if _, err := WriteSummary(a, m, RenderSummary(SummaryData{Status: api.StatusFailed, RunID: "run-1", Error: runErr.Error(), LogTail: rl.Tail()})); err != nil {
+	runErr := fail("Run failed", errors.New("server said: bad credentials "+secrets[11]), "check secrets-toml")
+	if _, err := writeSummary(a, m, renderSummary(summaryData{Status: api.StatusFailed, RunID: "run-1", Error: runErr.Error(), LogTail: rl.Tail()})); err != nil {
 		t.Fatal(err)
 	}
-	Annotate(a, m, runErr)
+	annotate(a, m, runErr)
 
 	stdout := out.String()
 	for n, line := range strings.Split(stdout, "\n") {

@@ -9,23 +9,23 @@ import (
 	"sync"
 )
 
-// LogWriter echoes a run's log text to the job log between
+// logWriter echoes a run's log text to the job log between
 // `::stop-commands::TOKEN` and `::TOKEN::`, with a fresh random token per
 // block, so that nothing the script prints (`::add-mask::`, `::set-env::`,
 // `::error::`...) is taken as a workflow command. Chunks need not end with a
 // newline; the resume marker always starts a line of its own.
-type LogWriter struct {
+type logWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	token   string // of the open block; "" when none is open
 	midLine bool   // the last byte written was not a newline
 }
 
-// NewLogWriter returns a LogWriter printing to w (the Action's stdout).
-func NewLogWriter(w io.Writer) *LogWriter { return &LogWriter{w: w} }
+// newLogWriter returns a LogWriter printing to w (the Action's stdout).
+func newLogWriter(w io.Writer) *logWriter { return &logWriter{w: w} }
 
 // Write echoes p, opening a block first if none is open.
-func (l *LogWriter) Write(p []byte) (int, error) {
+func (l *logWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -52,7 +52,7 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 // Pause closes the open block, if any, so that the Action can print
 // workflow commands (a status line, a group) between chunks of the log. The
 // next Write opens a new block.
-func (l *LogWriter) Pause() error {
+func (l *logWriter) Pause() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.token == "" {
@@ -69,4 +69,4 @@ func (l *LogWriter) Pause() error {
 }
 
 // Close is Pause: the writer stays usable.
-func (l *LogWriter) Close() error { return l.Pause() }
+func (l *logWriter) Close() error { return l.Pause() }

@@ -21,7 +21,7 @@ func TestLogWriterStopsCommands(t *testing.T) {
 		"last bit, no newline",
 	}
 	var out syncBuffer
-	lw := NewLogWriter(&out)
+	lw := newLogWriter(&out)
 	for _, chunk := range hostile {
 		if _, err := lw.Write([]byte(chunk)); err != nil {
 			t.Fatal(err)
@@ -57,7 +57,7 @@ func tokenOf(t *testing.T, s string, i int) string {
 
 func TestLogWriterPauseBetweenChunks(t *testing.T) {
 	var out syncBuffer
-	lw := NewLogWriter(&out)
+	lw := newLogWriter(&out)
 	a := actionTo(&out)
 	if err := lw.Pause(); err != nil { // nothing open: nothing printed
 		t.Fatal(err)
@@ -88,9 +88,9 @@ func TestRunLog(t *testing.T) {
 	dir := t.TempDir()
 	var out syncBuffer
 	a := actionTo(&out)
-	m := NewMasker(a)
+	m := newMasker(a)
 	m.Add("hunter2-secret")
-	rl, err := NewRunLog(&out, m, LogLocation{Dir: dir, HostDir: "/host/temp"}, 3)
+	rl, err := newRunLog(&out, m, logLocation{Dir: dir, HostDir: "/host/temp"}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +139,13 @@ func TestLogDir(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  env
-		want LogLocation
+		want logLocation
 	}{
-		{"on the runner", env{"RUNNER_TEMP": temp}, LogLocation{temp, temp}},
+		{"on the runner", env{"RUNNER_TEMP": temp}, logLocation{temp, temp}},
 		{"in a container action", env{"RUNNER_TEMP": "/home/runner/work/_temp", "HOME": home},
-			LogLocation{home, "/home/runner/work/_temp/_github_home"}},
-		{"act or docker run", env{}, LogLocation{os.TempDir(), os.TempDir()}},
-		{"RUNNER_TEMP missing here, other HOME", env{"RUNNER_TEMP": "/nope", "HOME": "/root"}, LogLocation{os.TempDir(), os.TempDir()}},
+			logLocation{home, "/home/runner/work/_temp/_github_home"}},
+		{"act or docker run", env{}, logLocation{os.TempDir(), os.TempDir()}},
+		{"RUNNER_TEMP missing here, other HOME", env{"RUNNER_TEMP": "/nope", "HOME": "/root"}, logLocation{os.TempDir(), os.TempDir()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := logDir(tc.env.get, home); got != tc.want {

@@ -48,20 +48,20 @@ func (e *Env) cancelLimit() time.Duration {
 type step struct {
 	env  Env
 	a    *githubactions.Action
-	in   Inputs
-	m    *Masker
-	gh   *Context
+	in   inputs
+	m    *masker
+	gh   *ghContext
 	root string
 
 	scriptName string // the script's name on the Runtime ("" for command sync)
 	set        deploy.Settings
 	sess       *deploy.Session
-	log        *RunLog // the run's log while it is followed
-	ghDeploy   *Deployment
-	plans      []PackagePlan
+	log        *runLog // the run's log while it is followed
+	ghDeploy   *ghDeployment
+	plans      []packagePlan
 
-	out         Outputs
-	sum         SummaryData
+	out         outputs
+	sum         summaryData
 	planWritten bool // a dry run's plan is the summary
 }
 
@@ -73,13 +73,13 @@ func Main(ctx context.Context, env Env) int {
 	s := &step{env: env, a: a}
 	err := s.main(ctx)
 	if err != nil {
-		Annotate(a, s.m, err)
+		annotate(a, s.m, err)
 		if s.m != nil {
 			s.sum.Error = s.m.Redact(errorText(err))
 		}
 	}
 	if rerr := s.report(); rerr != nil {
-		Annotate(a, s.m, rerr)
+		annotate(a, s.m, rerr)
 		if err == nil {
 			return deploy.ExitError
 		}
@@ -88,7 +88,7 @@ func Main(ctx context.Context, env Env) int {
 }
 
 func errorText(err error) string {
-	var f *Failure
+	var f *failure
 	if errors.As(err, &f) && f.Err != nil {
 		return f.Err.Error()
 	}
@@ -96,24 +96,24 @@ func errorText(err error) string {
 }
 
 func (s *step) main(ctx context.Context) error {
-	in, inErr := ReadInputs(s.a)
+	in, inErr := readInputs(s.a)
 	s.in = in
 	root, rootErr := findRoot(s.env, in)
 	// Mask before anything else is printed, the input errors included.
-	m, mErr := MaskSecrets(s.a, in, root)
+	m, mErr := maskSecrets(s.a, in, root)
 	s.m = m
 	if inErr != nil {
-		return &Failure{Class: deploy.ClassUsage, Title: "Invalid input", Err: inErr, Fix: "Fix the step's `with:` inputs; action.yml lists them with their defaults."}
+		return &failure{Class: deploy.ClassUsage, Title: "Invalid input", Err: inErr, Fix: "Fix the step's `with:` inputs; action.yml lists them with their defaults."}
 	}
 	if mErr != nil {
-		return Fail("Invalid settings file", mErr, "")
+		return fail("Invalid settings file", mErr, "")
 	}
 	if rootErr != nil {
-		return Fail("No dlt workspace", fmt.Errorf("working-directory %q: %w", in.WorkingDirectory, rootErr),
+		return fail("No dlt workspace", fmt.Errorf("working-directory %q: %w", in.WorkingDirectory, rootErr),
 			"Set working-directory to the folder holding .dlt/ (relative to the repository root), and check out the repository first (actions/checkout).")
 	}
 	s.root = root
-	gh, ctxErr := LoadContext(s.a)
+	gh, ctxErr := loadContext(s.a)
 	s.gh = gh
 	if ctxErr != nil {
 		s.a.Warningf("read the workflow event: %v", ctxErr)
@@ -132,23 +132,23 @@ func (s *step) main(ctx context.Context) error {
 		req.Spec.Type = api.ScriptInteractive
 	}
 	switch in.Command {
-	case CommandSync:
+	case commandSync:
 		req.Steps = deploy.StepsSync
-	case CommandRun:
+	case commandRun:
 		req.Steps = deploy.StepsRun
 	}
-	if in.Command != CommandSync {
+	if in.Command != commandSync {
 		// Checked before anything is uploaded: a deploy of a script that
 		// is not there could only fail after the sync.
 		name, err := workspace.ScriptName(root, root, in.Script)
 		if err != nil {
-			return Fail("Script not found", err, "The script input is a path relative to working-directory ("+in.WorkingDirectory+"), e.g. script: pipelines/load.py; the file must be in the repository.")
+			return fail("Script not found", err, "The script input is a path relative to working-directory ("+in.WorkingDirectory+"), e.g. script: pipelines/load.py; the file must be in the repository.")
 		}
 		s.scriptName, req.Script = name, name
 	}
-	cleanup, err := WriteProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
+	cleanup, err := writeProfileFiles(root, in.Profile, in.ConfigTOML, in.SecretsTOML)
 	if err != nil {
-		return Fail("Invalid TOML input", err, "")
+		return fail("Invalid TOML input", err, "")
 	}
 	defer func() {
 		if err := cleanup(); err != nil {
@@ -157,11 +157,11 @@ func (s *step) main(ctx context.Context) error {
 	}()
 	set, err := resolveSettings(s.env, in, root)
 	if err != nil {
-		return Fail("Invalid settings file", err, "")
+		return fail("Invalid settings file", err, "")
 	}
 	s.m.Add(set.Token.Value)
 	if set.APIURL.Value == "" {
-		return NoRuntimeURL()
+		return noRuntimeURL()
 	}
 	req.Login = s.login(set)
 	var obs deploy.Observer = observer{s}
@@ -181,7 +181,7 @@ func (s *step) main(ctx context.Context) error {
 
 // resolveSettings resolves the settings with the inputs on top: the main
 // step and the post step read them the same way.
-func resolveSettings(env Env, in Inputs, root string) (deploy.Settings, error) {
+func resolveSettings(env Env, in inputs, root string) (deploy.Settings, error) {
 	return deploy.ResolveSettings(root, env.Getenv, env.Getenv("HOME"), deploy.Overrides{
 		APIURL:      deploy.Override{Value: in.APIURL, Name: "the api-url input"},
 		AuthURL:     deploy.Override{Value: in.AuthURL, Name: "the auth-url input"},
@@ -213,23 +213,23 @@ func (s *step) exchange(ctx context.Context, opts client.Options) (deploy.Settin
 	if in.GitHubToken != "" {
 		res, err := client.New(opts).TokenExchange(ctx, in.GitHubToken)
 		if err != nil {
-			return deploy.Setting{}, false, Fail("GitHub token exchange failed", fmt.Errorf("exchange github-token at %s: %w", opts.AuthBaseURL, err), "Check that the GitHub account is allowed on the Runtime, or pass the token input instead.")
+			return deploy.Setting{}, false, fail("GitHub token exchange failed", fmt.Errorf("exchange github-token at %s: %w", opts.AuthBaseURL, err), "Check that the GitHub account is allowed on the Runtime, or pass the token input instead.")
 		}
 		return exchanged(res.JWT, "a GitHub token exchange")
 	}
-	if ok, _ := OIDCFromEnv(s.a.Getenv); !ok {
+	if ok, _ := oidcFromEnv(s.a.Getenv); !ok {
 		return deploy.Setting{}, false, nil
 	}
-	id, err := OIDCToken(ctx, s.a, s.m, s.gh, in.OIDCAudience)
+	id, err := oidcToken(ctx, s.a, s.m, s.gh, in.OIDCAudience)
 	if err != nil {
 		return deploy.Setting{}, false, err
 	}
 	res, err := client.New(opts).OIDCExchange(ctx, id, s.set.WorkspaceID.Value)
 	if errors.Is(err, client.ErrOIDCNotOffered) {
-		return deploy.Setting{}, false, OIDCNotOffered(opts.AuthBaseURL)
+		return deploy.Setting{}, false, oidcNotOffered(opts.AuthBaseURL)
 	}
 	if err != nil {
-		return deploy.Setting{}, false, Fail("GitHub OIDC exchange refused", fmt.Errorf("exchange the GitHub ID token at %s: %w", opts.AuthBaseURL, err),
+		return deploy.Setting{}, false, fail("GitHub OIDC exchange refused", fmt.Errorf("exchange the GitHub ID token at %s: %w", opts.AuthBaseURL, err),
 			"Add a trust rule for this repository on the Runtime (runtime-action serve trust add --workspace ID --repository-id N --repository-owner-id N), or pass the token input.")
 	}
 	return exchanged(res.JWT, "GitHub OIDC")
@@ -237,11 +237,11 @@ func (s *step) exchange(ctx context.Context, opts client.Options) (deploy.Settin
 
 func (s *step) noToken(deploy.Settings) error {
 	if s.gh != nil && s.gh.PullRequest.FromFork() {
-		return OIDCUnavailable(s.gh)
+		return oidcUnavailable(s.gh)
 	}
-	return &Failure{Class: deploy.ClassAuth, Title: "No Runtime credentials",
+	return &failure{Class: deploy.ClassAuth, Title: "No Runtime credentials",
 		Err: errors.New("no token input, no github-token input, no GitHub OIDC token and no [runtime] auth_token in the workspace's settings"),
-		Fix: "Pass a token from a secret (token: ${{ secrets.RUNTIME_TOKEN }}), or use OIDC:\n\n" + OIDCPermissionsYAML}
+		Fix: "Pass a token from a secret (token: ${{ secrets.RUNTIME_TOKEN }}), or use OIDC:\n\n" + oidcPermissionsYAML}
 }
 
 func clientOptionsFor(env Env) client.Options {
@@ -254,7 +254,7 @@ func clientOptionsFor(env Env) client.Options {
 
 // findRoot finds the workspace from the working-directory input, relative to
 // the step's folder: the main step and the post step both need it.
-func findRoot(env Env, in Inputs) (string, error) {
+func findRoot(env Env, in inputs) (string, error) {
 	cwd := env.Cwd
 	if cwd == "" {
 		cwd, _ = os.Getwd()
@@ -269,12 +269,12 @@ func findRoot(env Env, in Inputs) (string, error) {
 // writePlan puts a dry run's plan in the job summary (or the log) and, when
 // asked, in a pull request comment.
 func (s *step) writePlan(ctx context.Context, sp *deploy.ScriptPlan) {
-	data := PlanData{Script: s.in.Script, Profile: s.in.Profile, Packages: s.plans}
+	data := planData{Script: s.in.Script, Profile: s.in.Profile, Packages: s.plans}
 	if sp != nil {
 		data.ScriptPlan = fmt.Sprintf("%s (%s)", sp.State(), sp.Describe())
 	}
-	plan := RenderPlan(data)
-	if ok, err := WriteSummary(s.a, s.m, plan); err != nil {
+	plan := renderPlan(data)
+	if ok, err := writeSummary(s.a, s.m, plan); err != nil {
 		s.a.Warningf("%v", err)
 	} else if ok {
 		s.a.Infof("Dry run: nothing was uploaded or run; the plan is in the job summary")
@@ -282,14 +282,14 @@ func (s *step) writePlan(ctx context.Context, sp *deploy.ScriptPlan) {
 		// No job summary (act, a plain docker run): the plan goes to the
 		// log, where file names cannot act as workflow commands.
 		s.a.Infof("Dry run: nothing was uploaded or run. The plan:")
-		w := NewLogWriter(s.env.Stdout)
+		w := newLogWriter(s.env.Stdout)
 		io.WriteString(w, s.m.Redact(plan))
 		w.Pause()
 	}
-	s.sum = SummaryData{} // the plan is the summary
+	s.sum = summaryData{} // the plan is the summary
 	s.planWritten = true
 	if s.in.Comment {
-		if url, err := CommentPlan(ctx, s.a, s.gh, s.in.RepoToken, s.m.Redact(plan), s.env.GitHubHTTP); err != nil {
+		if url, err := commentPlan(ctx, s.a, s.gh, s.in.RepoToken, s.m.Redact(plan), s.env.GitHubHTTP); err != nil {
 			s.a.Warningf("comment the plan on the pull request: %v", err)
 		} else if url != "" {
 			s.a.Infof("plan posted: %s", url)

@@ -23,7 +23,7 @@ func (o observer) Warn(msg string)     { o.s.a.Warningf("%s", msg) }
 // groupTitle is a phase's log group: the follow phase holds the run's log.
 func groupTitle(p deploy.Phase) string {
 	if p == deploy.PhaseFollow {
-		return string(PhaseLogs)
+		return string(phaseLogs)
 	}
 	return p.Title()
 }
@@ -31,7 +31,7 @@ func groupTitle(p deploy.Phase) string {
 func (o observer) PhaseStarted(p deploy.Phase) {
 	o.s.a.Group(groupTitle(p))
 	if p == deploy.PhaseFollow {
-		log, err := NewRunLog(o.s.env.Stdout, o.s.m, LogDir(o.s.a.Getenv), 100)
+		log, err := newRunLog(o.s.env.Stdout, o.s.m, runLogDir(o.s.a.Getenv), 100)
 		if err != nil {
 			o.s.a.Warningf("%v", err)
 		}
@@ -68,7 +68,7 @@ func (o observer) Authenticated(sess *deploy.Session) {
 func (o observer) Synced(res *deploy.SyncResult) {
 	s := o.s
 	if s.in.DryRun {
-		pp := PackagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles,
+		pp := packagePlan{Name: string(res.Plan.Kind), Changed: res.Plan.WouldUpload, LatestFiles: res.Plan.LatestFiles,
 			OlderClientCopy: res.Plan.OlderClientCopy}
 		if res.Package != nil {
 			pp.LatestVersion = res.Package.Version
@@ -80,7 +80,7 @@ func (o observer) Synced(res *deploy.SyncResult) {
 		return
 	}
 	changed := res.Changed
-	r := &PackageResult{ID: res.Package.ID, Version: res.Package.Version, Changed: res.Changed}
+	r := &packageResult{ID: res.Package.ID, Version: res.Package.Version, Changed: res.Changed}
 	switch res.Plan.Kind {
 	case deploy.KindDeployment:
 		s.out.DeploymentID, s.out.DeploymentVersion, s.out.DeploymentChanged = r.ID, r.Version, &changed
@@ -103,16 +103,16 @@ func (o observer) RunStarted(run *api.DetailedRun) {
 	s.a.Infof("Run #%d of %q started: %s", run.Number, run.Script.Name, run.ID)
 	s.setRun(run)
 	if s.in.Environment != "" {
-		s.ghDeploy = StartGitHubDeployment(context.Background(), s.a, s.gh, s.in.RepoToken, s.in.Environment, "dlt Runtime: "+run.Script.Name, s.env.GitHubHTTP)
+		s.ghDeploy = startGitHubDeployment(context.Background(), s.a, s.gh, s.in.RepoToken, s.in.Environment, "dlt Runtime: "+run.Script.Name, s.env.GitHubHTTP)
 	}
 	if !s.in.Wait {
 		return
 	}
-	st := RunState{RunID: run.ID, WorkspaceID: s.sess.WorkspaceID, APIURL: s.sess.Settings.APIURL.Value}
-	if _, err := SaveRunState(s.a, st); err != nil {
+	st := runState{RunID: run.ID, WorkspaceID: s.sess.WorkspaceID, APIURL: s.sess.Settings.APIURL.Value}
+	if _, err := saveRunState(s.a, st); err != nil {
 		s.a.Warningf("save the run for the post step: %v", err)
 	}
-	if err := SaveRunMarker(s.a, st); err != nil {
+	if err := saveRunMarker(s.a, st); err != nil {
 		s.a.Warningf("%v", err)
 	}
 }
@@ -140,12 +140,12 @@ func (s *step) finish(ctx context.Context, req deploy.Request, res *deploy.Resul
 	if res == nil || res.Run == nil {
 		return
 	}
-	RemoveRunMarker(s.a) // the runner passes GITHUB_STATE on: the step ended on its own
+	removeRunMarker(s.a) // the runner passes GITHUB_STATE on: the step ended on its own
 	s.setRun(res.Run)
 	if req.Wait && !errors.Is(err, deploy.ErrNotCancelled) {
 		// The run ended, was cancelled, or is left going on purpose: the
 		// post step leaves it alone.
-		if serr := SettleRunState(s.a); serr != nil {
+		if serr := settleRunState(s.a); serr != nil {
 			s.a.Warningf("%v", serr)
 		}
 	}
@@ -166,7 +166,7 @@ func (s *step) explain(err error, res *deploy.Result) error {
 	}
 	switch {
 	case errors.Is(err, deploy.ErrNoRuntimeURL):
-		return NoRuntimeURL()
+		return noRuntimeURL()
 	case e.Fix != "":
 	case e.Class == deploy.ClassRunFailed && res.Run != nil:
 		return runFailure(res.Run, s.sum.LogTail)
@@ -225,14 +225,14 @@ func runFailure(r *api.DetailedRun, tail []string) error {
 // output the Runtime sent that is not what it must be (an id that is not a
 // UUID, a link that is not http(s)) fails the step.
 func (s *step) report() error {
-	_, oerr := WriteOutputs(s.a, s.out)
+	_, oerr := writeOutputs(s.a, s.out)
 	if oerr != nil {
-		oerr = Fail("Invalid output", oerr, "The Runtime answered values that are not what its API promises; the outputs named here were not set.")
+		oerr = fail("Invalid output", oerr, "The Runtime answered values that are not what its API promises; the outputs named here were not set.")
 	}
 	if s.planWritten || s.m == nil {
 		return oerr
 	}
-	if _, err := WriteSummary(s.a, s.m, RenderSummary(s.sum)); err != nil {
+	if _, err := writeSummary(s.a, s.m, renderSummary(s.sum)); err != nil {
 		s.a.Warningf("%v", err)
 	}
 	return oerr
@@ -245,13 +245,13 @@ func PostMain(ctx context.Context, env Env) int {
 	a, done := newPostAction(env)
 	defer done()
 	s := &step{env: env, a: a}
-	err := Post(ctx, a, func(ctx context.Context, st RunState) (deploy.RunCanceller, error) {
-		in, _ := ReadInputs(a)
+	err := post(ctx, a, func(ctx context.Context, st runState) (deploy.RunCanceller, error) {
+		in, _ := readInputs(a)
 		s.in = in
-		s.m = NewMasker(a)
+		s.m = newMasker(a)
 		s.m.Add(in.Token)
 		s.m.Add(in.GitHubToken)
-		s.gh, _ = LoadContext(a)
+		s.gh, _ = loadContext(a)
 		root, _ := findRoot(env, in)
 		s.root = root
 		set, err := resolveSettings(env, in, root)
@@ -274,7 +274,7 @@ func PostMain(ctx context.Context, env Env) int {
 		return sess.Runtime, nil
 	}, env.cancelLimit())
 	if err != nil {
-		Annotate(a, s.m, err)
+		annotate(a, s.m, err)
 		return deploy.ExitCode(err)
 	}
 	return 0

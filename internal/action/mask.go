@@ -15,16 +15,16 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// MinMaskLen is the shortest value that is masked. GitHub masks any value,
+// minMaskLen is the shortest value that is masked. GitHub masks any value,
 // but masking "1", "no" or "db" would garble every log line that contains
 // them while protecting nothing.
-const MinMaskLen = 3
+const minMaskLen = 3
 
-// Masker registers secret values with the runner (add-mask, only when
+// masker registers secret values with the runner (add-mask, only when
 // GITHUB_ACTIONS is true) and remembers
 // them, to redact text GitHub does not mask for us: the logs file and the
 // summary written by this process.
-type Masker struct {
+type masker struct {
 	a *githubactions.Action
 
 	mu       sync.Mutex
@@ -36,19 +36,19 @@ type Masker struct {
 	onRunner bool
 }
 
-// NewMasker returns a Masker that issues add-mask commands through a.
-func NewMasker(a *githubactions.Action) *Masker {
-	return &Masker{a: a, values: map[string]bool{}, onRunner: a.Getenv("GITHUB_ACTIONS") == "true"}
+// newMasker returns a Masker that issues add-mask commands through a.
+func newMasker(a *githubactions.Action) *masker {
+	return &masker{a: a, values: map[string]bool{}, onRunner: a.Getenv("GITHUB_ACTIONS") == "true"}
 }
 
 // Add masks v: each line of it on its own, since the runner matches masks
 // within one line, skipping lines shorter than MinMaskLen after trimming.
-func (m *Masker) Add(v string) {
+func (m *masker) Add(v string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for line := range strings.SplitSeq(v, "\n") {
 		line = strings.TrimSpace(line)
-		if len(line) < MinMaskLen || m.values[line] {
+		if len(line) < minMaskLen || m.values[line] {
 			continue
 		}
 		m.values[line] = true
@@ -61,7 +61,7 @@ func (m *Masker) Add(v string) {
 
 // Redact replaces every masked value in s with "***", longest first so that
 // a value containing another one is hidden whole.
-func (m *Masker) Redact(s string) string {
+func (m *masker) Redact(s string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.values) == 0 {
@@ -82,17 +82,17 @@ func (m *Masker) Redact(s string) string {
 	return m.replacer.Replace(s)
 }
 
-// MaskSecrets masks, before anything else is printed, every token input and
+// maskSecrets masks, before anything else is printed, every token input and
 // every value in the secrets-toml input and in the workspace's secrets files
 // (.dlt/**/*secrets.toml). Secrets that turn up later (a token from an
 // exchange, a token from the workspace's settings) go through the returned
-// Masker's Add. workspaceRoot may be "" when there is no workspace yet.
+// masker's Add. workspaceRoot may be "" when there is no workspace yet.
 //
 // A secrets file that is not valid TOML is masked line by line, whole lines
 // and the text after '=' alike, since its values cannot be told apart; a file
 // that cannot be read is an error, because it cannot be masked.
-func MaskSecrets(a *githubactions.Action, in Inputs, workspaceRoot string) (*Masker, error) {
-	m := NewMasker(a)
+func maskSecrets(a *githubactions.Action, in inputs, workspaceRoot string) (*masker, error) {
+	m := newMasker(a)
 	for _, t := range []string{in.Token, in.GitHubToken, in.RepoToken} {
 		m.Add(t)
 	}
@@ -129,7 +129,7 @@ func MaskSecrets(a *githubactions.Action, in Inputs, workspaceRoot string) (*Mas
 
 // maskTOML masks every string, integer and float value of a TOML document,
 // in nested tables and arrays too.
-func maskTOML(m *Masker, content string) {
+func maskTOML(m *masker, content string) {
 	if strings.TrimSpace(content) == "" {
 		return
 	}
@@ -146,7 +146,7 @@ func maskTOML(m *Masker, content string) {
 	maskValue(m, doc)
 }
 
-func maskValue(m *Masker, v any) {
+func maskValue(m *masker, v any) {
 	switch v := v.(type) {
 	case string:
 		m.Add(v)

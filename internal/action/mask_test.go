@@ -24,14 +24,14 @@ func TestMaskSecrets(t *testing.T) {
 	if err := os.Symlink("missing-target", filepath.Join(root, ".dlt", "dangling.secrets.toml")); err != nil {
 		t.Fatal(err)
 	}
-	in := Inputs{
+	in := inputs{
 		Token:       "rt-token-xyz",
 		GitHubToken: "ghp_abcdefgh",
 		RepoToken:   "ghs_12345678",
 		SecretsTOML: "[sources.gcp]\nprivate_key = \"\"\"\n-----BEGIN KEY-----\nline-one-aaaa\n  line-two-bbbb  \n\n-----END KEY-----\n\"\"\"\npin = \"42\"\nratio = 3.25\n",
 	}
 	a, out := newAction(t, env{})
-	m, err := MaskSecrets(a, in, root)
+	m, err := maskSecrets(a, in, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestMaskSecrets(t *testing.T) {
 
 func TestMaskSecretsNoWorkspace(t *testing.T) {
 	a, out := newAction(t, env{})
-	if _, err := MaskSecrets(a, Inputs{Token: "tok-123"}, filepath.Join(t.TempDir(), "none")); err != nil {
+	if _, err := maskSecrets(a, inputs{Token: "tok-123"}, filepath.Join(t.TempDir(), "none")); err != nil {
 		t.Fatalf("a workspace without .dlt must not fail: %v", err)
 	}
 	if out.String() != "::add-mask::tok-123\n" {
@@ -85,7 +85,7 @@ func TestMaskSecretsUnreadableFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, _ := newAction(t, env{})
-		if _, err := MaskSecrets(a, Inputs{}, root); err == nil {
+		if _, err := maskSecrets(a, inputs{}, root); err == nil {
 			t.Error("an unreadable secrets file must fail: it cannot be masked")
 		}
 	})
@@ -97,7 +97,7 @@ func TestMaskSecretsUnreadableFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, _ := newAction(t, env{})
-		if _, err := MaskSecrets(a, Inputs{}, root); err == nil || !strings.Contains(err.Error(), "dev.secrets.toml") {
+		if _, err := maskSecrets(a, inputs{}, root); err == nil || !strings.Contains(err.Error(), "dev.secrets.toml") {
 			t.Errorf("MaskSecrets error = %v, want one naming the secrets file that cannot be read", err)
 		}
 	})
@@ -105,7 +105,7 @@ func TestMaskSecretsUnreadableFile(t *testing.T) {
 
 func TestMaskerRedactLongestFirst(t *testing.T) {
 	a, _ := newAction(t, env{})
-	m := NewMasker(a)
+	m := newMasker(a)
 	m.Add("abc")
 	m.Add("abcdef")
 	if got := m.Redact("x abcdef y abc"); got != "x *** y ***" {

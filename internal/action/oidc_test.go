@@ -128,12 +128,12 @@ func TestOIDCToken(t *testing.T) {
 	// The runner's URL already carries a query: the audience is appended.
 	e := env{"ACTIONS_ID_TOKEN_REQUEST_URL": ts.srv.URL + "/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken}
 	a, out := newAction(t, e)
-	m := NewMasker(a)
-	gh, _ := LoadContext(a)
+	m := newMasker(a)
+	gh, _ := loadContext(a)
 	if !gh.OIDCAvailable {
 		t.Fatal("OIDCAvailable = false with the runner's variables set")
 	}
-	tok, err := OIDCToken(context.Background(), a, m, gh, "dlt-runtime")
+	tok, err := oidcToken(context.Background(), a, m, gh, "dlt-runtime")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,16 +171,16 @@ func TestOIDCTokenErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts.failWith = tc.failWith
 			a, out := newAction(t, tc.env)
-			gh, err := LoadContext(a)
+			gh, err := loadContext(a)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = OIDCToken(context.Background(), a, NewMasker(a), gh, "aud")
-			var f *Failure
+			_, err = oidcToken(context.Background(), a, newMasker(a), gh, "aud")
+			var f *failure
 			if !errors.As(err, &f) || f.Title != tc.wantTitle {
 				t.Fatalf("err = %#v, want a Failure titled %q", err, tc.wantTitle)
 			}
-			Annotate(a, nil, err)
+			annotate(a, nil, err)
 			cmds, _ := runnerView(t, out.String())
 			errs := commandsNamed(cmds, "error")
 			if len(errs) != 1 || errs[0].Props != "title="+escapeTitle(tc.wantTitle) {
@@ -207,11 +207,11 @@ func TestOIDCNotOfferedAndNoRuntimeURL(t *testing.T) {
 		err  error
 		want string
 	}{
-		{OIDCNotOffered("https://auth.example.com"), "token: ${{ secrets.RUNTIME_TOKEN }}"},
-		{NoRuntimeURL(), "api-url: ${{ vars.RUNTIME_API_URL }}"},
+		{oidcNotOffered("https://auth.example.com"), "token: ${{ secrets.RUNTIME_TOKEN }}"},
+		{noRuntimeURL(), "api-url: ${{ vars.RUNTIME_API_URL }}"},
 	} {
 		a, out := newAction(t, env{})
-		Annotate(a, nil, tc.err)
+		annotate(a, nil, tc.err)
 		cmds, _ := runnerView(t, out.String())
 		if len(cmds) != 1 || cmds[0].Name != "error" || !strings.Contains(cmds[0].Message, tc.want) {
 			t.Errorf("annotation %+v lacks %q", cmds, tc.want)

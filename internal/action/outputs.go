@@ -11,10 +11,10 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// Outputs are the Action's outputs (action.yml). A zero field is unknown and
+// outputs are the Action's outputs (action.yml). A zero field is unknown and
 // not written, so each outcome writes what it knows: a failure before the run
 // exists still reports the deployment it synced.
-type Outputs struct {
+type outputs struct {
 	RunID                string
 	RunNumber            int
 	Status               api.RunStatus
@@ -33,9 +33,9 @@ type Outputs struct {
 // around every value in GITHUB_OUTPUT and GITHUB_STATE.
 const fileCommandDelimiter = "_GitHubActionsFileCommandDelimeter_"
 
-// WriteOutputs writes every known output to GITHUB_OUTPUT and returns the
+// writeOutputs writes every known output to GITHUB_OUTPUT and returns the
 // names written. Without GITHUB_OUTPUT (act, docker run) it writes nothing.
-func WriteOutputs(a *githubactions.Action, o Outputs) ([]string, error) {
+func writeOutputs(a *githubactions.Action, o outputs) ([]string, error) {
 	if a.Getenv("GITHUB_OUTPUT") == "" {
 		return nil, nil
 	}
@@ -116,9 +116,9 @@ func fileCommand(do func(), value string) (err error) {
 	return nil
 }
 
-// WriteSummary appends markdown to the job summary, redacted with m (may be
+// writeSummary appends markdown to the job summary, redacted with m (may be
 // nil); without GITHUB_STEP_SUMMARY it does nothing and reports false.
-func WriteSummary(a *githubactions.Action, m *Masker, markdown string) (bool, error) {
+func writeSummary(a *githubactions.Action, m *masker, markdown string) (bool, error) {
 	if a.Getenv("GITHUB_STEP_SUMMARY") == "" {
 		return false, nil
 	}

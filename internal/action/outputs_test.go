@@ -14,21 +14,21 @@ func TestWriteOutputs(t *testing.T) {
 	no := false
 	for _, tc := range []struct {
 		name string
-		o    Outputs
+		o    outputs
 		want map[string]string
 	}{
-		{"failed before the run", Outputs{DeploymentID: "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", DeploymentVersion: 4, DeploymentChanged: &no},
+		{"failed before the run", outputs{DeploymentID: "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", DeploymentVersion: 4, DeploymentChanged: &no},
 			map[string]string{"deployment-id": "7d2e8a10-1b2c-4d3e-8f90-a1b2c3d4e5f6", "deployment-version": "4", "deployment-changed": "false"}},
-		{"finished run", Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", RunNumber: 7, Status: "failed", Duration: &d, LogsFile: "/tmp/x.log"},
+		{"finished run", outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", RunNumber: 7, Status: "failed", Duration: &d, LogsFile: "/tmp/x.log"},
 			map[string]string{"run-id": "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", "run-number": "7", "status": "failed", "duration": "62", "logs-file": "/tmp/x.log"}},
-		{"a link", Outputs{ScriptURL: "https://runtime.example/scripts/x?tab=runs"},
+		{"a link", outputs{ScriptURL: "https://runtime.example/scripts/x?tab=runs"},
 			map[string]string{"script-url": "https://runtime.example/scripts/x?tab=runs"}},
-		{"nothing known", Outputs{}, map[string]string{}},
+		{"nothing known", outputs{}, map[string]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := withFiles(t, env{})
 			a, out := newAction(t, e)
-			if _, err := WriteOutputs(a, tc.o); err != nil {
+			if _, err := writeOutputs(a, tc.o); err != nil {
 				t.Fatal(err)
 			}
 			if got := readFileCommands(t, e["GITHUB_OUTPUT"]); !reflect.DeepEqual(got, tc.want) {
@@ -43,11 +43,11 @@ func TestWriteOutputs(t *testing.T) {
 
 func TestWriteOutputsWithoutGitHub(t *testing.T) {
 	a, out := newAction(t, env{})
-	names, err := WriteOutputs(a, Outputs{RunID: "r"})
+	names, err := writeOutputs(a, outputs{RunID: "r"})
 	if err != nil || names != nil || out.String() != "" {
 		t.Errorf("without GITHUB_OUTPUT: names %v, err %v, stdout %q; want nothing", names, err, out.String())
 	}
-	ok, err := WriteSummary(a, nil, "# hi")
+	ok, err := writeSummary(a, nil, "# hi")
 	if ok || err != nil {
 		t.Errorf("without GITHUB_STEP_SUMMARY: %v %v", ok, err)
 	}
@@ -56,7 +56,7 @@ func TestWriteOutputsWithoutGitHub(t *testing.T) {
 func TestWriteOutputsRefusesTheDelimiter(t *testing.T) {
 	e := withFiles(t, env{})
 	a, _ := newAction(t, e)
-	_, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", ScriptURL: "https://x/\n" + fileCommandDelimiter + "\nstatus<<EOF\ncompleted\nEOF"})
+	_, err := writeOutputs(a, outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e", ScriptURL: "https://x/\n" + fileCommandDelimiter + "\nstatus<<EOF\ncompleted\nEOF"})
 	if err == nil || !strings.Contains(err.Error(), `output script-url`) {
 		t.Fatalf("err = %v, want the script-url output refused", err)
 	}
@@ -69,7 +69,7 @@ func TestWriteOutputsRefusesTheDelimiter(t *testing.T) {
 func TestWriteOutputsUnwritableFile(t *testing.T) {
 	e := env{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "no", "such", "dir", "out")}
 	a, _ := newAction(t, e)
-	_, err := WriteOutputs(a, Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e"})
+	_, err := writeOutputs(a, outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e"})
 	if err == nil || !strings.Contains(err.Error(), `write output "run-id"`) {
 		t.Errorf("err = %v, want an error (not a panic) naming the output", err)
 	}
@@ -79,7 +79,7 @@ func TestWriteSummaryAppends(t *testing.T) {
 	e := withFiles(t, env{})
 	a, _ := newAction(t, e)
 	for _, md := range []string{"# one", "# two"} {
-		if ok, err := WriteSummary(a, nil, md); !ok || err != nil {
+		if ok, err := writeSummary(a, nil, md); !ok || err != nil {
 			t.Fatal(ok, err)
 		}
 	}
@@ -95,19 +95,19 @@ func TestWriteSummaryAppends(t *testing.T) {
 func TestWriteOutputsValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		o    Outputs
+		o    outputs
 		bad  string // the output named in the error
 	}{
-		{"run id with a newline", Outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e\nstatus=completed"}, "run-id"},
-		{"run id not a uuid", Outputs{RunID: "$(curl evil)"}, "run-id"},
-		{"deployment id", Outputs{DeploymentID: "dep"}, "deployment-id"},
-		{"configuration id", Outputs{ConfigurationID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5ex"}, "configuration-id"},
-		{"status outside the enum", Outputs{Status: "completed; rm -rf /"}, "status"},
-		{"javascript link", Outputs{ScriptURL: "javascript:alert(1)"}, "script-url"},
-		{"link without host", Outputs{ScriptURL: "https:///x"}, "script-url"},
-		{"link with a space", Outputs{ScriptURL: "https://x/a b"}, "script-url"},
-		{"negative number", Outputs{RunNumber: -3}, "run-number"},
-		{"relative logs file", Outputs{LogsFile: "logs/run.log"}, "logs-file"},
+		{"run id with a newline", outputs{RunID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5e\nstatus=completed"}, "run-id"},
+		{"run id not a uuid", outputs{RunID: "$(curl evil)"}, "run-id"},
+		{"deployment id", outputs{DeploymentID: "dep"}, "deployment-id"},
+		{"configuration id", outputs{ConfigurationID: "0b9c1f4e-3a55-4c7e-9d1a-6f1e2b3c4d5ex"}, "configuration-id"},
+		{"status outside the enum", outputs{Status: "completed; rm -rf /"}, "status"},
+		{"javascript link", outputs{ScriptURL: "javascript:alert(1)"}, "script-url"},
+		{"link without host", outputs{ScriptURL: "https:///x"}, "script-url"},
+		{"link with a space", outputs{ScriptURL: "https://x/a b"}, "script-url"},
+		{"negative number", outputs{RunNumber: -3}, "run-number"},
+		{"relative logs file", outputs{LogsFile: "logs/run.log"}, "logs-file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := withFiles(t, env{})
@@ -116,7 +116,7 @@ func TestWriteOutputsValidates(t *testing.T) {
 			if o.DeploymentVersion == 0 {
 				o.DeploymentVersion = 2 // a good value, written whatever happens
 			}
-			names, err := WriteOutputs(a, o)
+			names, err := writeOutputs(a, o)
 			if err == nil || !strings.Contains(err.Error(), "output "+tc.bad+":") {
 				t.Fatalf("err = %v, want one naming %s", err, tc.bad)
 			}

@@ -37,7 +37,7 @@ func TestRunFailureQuotesTheLog(t *testing.T) {
 				}
 				return
 			}
-			var f *Failure
+			var f *failure
 			if !errors.As(err, &f) || f.Title != tc.title {
 				t.Fatalf("error %#v, want title %q", err, tc.title)
 			}

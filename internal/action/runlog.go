@@ -16,14 +16,14 @@ import (
 // container action (and sets HOME to it). RUNNER_TEMP itself is not mounted.
 const containerHome = "/github/home"
 
-// LogLocation says where the logs file is written, and under which path
+// logLocation says where the logs file is written, and under which path
 // later steps of the job find it: inside a container action they differ.
-type LogLocation struct {
+type logLocation struct {
 	Dir     string // where this process writes
 	HostDir string // the same folder as the job's other steps see it
 }
 
-// LogDir picks the logs file's folder, where a later step of the job (on
+// runLogDir picks the logs file's folder, where a later step of the job (on
 // the runner, as another user) can open it:
 //   - inside a container action on GitHub's runner, the mounted home folder
 //     (HOME is /github/home), reported under its path on the runner,
@@ -33,25 +33,25 @@ type LogLocation struct {
 //     reported under the host's path;
 //   - $RUNNER_TEMP when it exists here (the binary runs on the runner);
 //   - else the system's temporary folder (a plain docker run).
-func LogDir(getenv func(string) string) LogLocation {
+func runLogDir(getenv func(string) string) logLocation {
 	return logDir(getenv, containerHome)
 }
 
-func logDir(getenv func(string) string, home string) LogLocation {
+func logDir(getenv func(string) string, home string) logLocation {
 	temp := getenv("RUNNER_TEMP")
 	if temp != "" && getenv("HOME") == home && isDir(home) {
-		return LogLocation{Dir: home, HostDir: filepath.Join(temp, "_github_home")}
+		return logLocation{Dir: home, HostDir: filepath.Join(temp, "_github_home")}
 	}
 	if host := getenv(hostFileCommandsDir); host != "" {
 		if out := getenv("GITHUB_OUTPUT"); out != "" && isDir(filepath.Dir(out)) {
-			return LogLocation{Dir: filepath.Dir(out), HostDir: host}
+			return logLocation{Dir: filepath.Dir(out), HostDir: host}
 		}
 	}
 	if temp != "" && isDir(temp) {
-		return LogLocation{Dir: temp, HostDir: temp}
+		return logLocation{Dir: temp, HostDir: temp}
 	}
 	d := os.TempDir()
-	return LogLocation{Dir: d, HostDir: d}
+	return logLocation{Dir: d, HostDir: d}
 }
 
 func isDir(p string) bool {
@@ -68,15 +68,15 @@ const (
 	maxTailLine    = 8 << 10
 )
 
-// RunLog receives a run's log text and passes it on by whole lines,
+// runLog receives a run's log text and passes it on by whole lines,
 // redacted with the Masker: to the job log through a LogWriter, to the logs
 // file, and to the last lines kept for the summary. GitHub masks only the job
 // log, so the file and the summary need our redaction; the job log gets it
 // too, for act. Call Pause before printing workflow commands (a group, a
 // status line) between chunks: inside the echo's block they are inert.
-type RunLog struct {
-	echo *LogWriter
-	m    *Masker
+type runLog struct {
+	echo *logWriter
+	m    *masker
 
 	mu       sync.Mutex
 	osFile   *os.File
@@ -90,7 +90,7 @@ type RunLog struct {
 	closed   bool
 }
 
-// NewRunLog creates the logs file in loc and returns a RunLog echoing to out
+// newRunLog creates the logs file in loc and returns a RunLog echoing to out
 // (the Action's stdout) and keeping tailLines lines. When the file cannot be
 // created it says why, and still returns a RunLog that echoes and keeps the
 // tail: the log streams into the job log whatever becomes of the file.
@@ -98,8 +98,8 @@ type RunLog struct {
 // The file is readable by everyone (0644): in a container action it is
 // written as root, and the job's later steps run as the runner's user
 // (uid 1001 on GitHub's hosted runners).
-func NewRunLog(out io.Writer, m *Masker, loc LogLocation, tailLines int) (*RunLog, error) {
-	r := &RunLog{echo: NewLogWriter(out), m: m, tailN: tailLines}
+func newRunLog(out io.Writer, m *masker, loc logLocation, tailLines int) (*runLog, error) {
+	r := &runLog{echo: newLogWriter(out), m: m, tailN: tailLines}
 	f, err := os.CreateTemp(loc.Dir, "runtime-action-run-*.log")
 	if err == nil {
 		if err = f.Chmod(0o644); err != nil {
@@ -119,7 +119,7 @@ func NewRunLog(out io.Writer, m *Masker, loc LogLocation, tailLines int) (*RunLo
 // Write takes a chunk of log text. Text is passed on by whole lines, the
 // way the runner reads it anyway, so that a secret split across chunks is
 // still redacted; the lines of one chunk go out in one write.
-func (r *RunLog) Write(p []byte) (int, error) {
+func (r *runLog) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -149,7 +149,7 @@ func (r *RunLog) Write(p []byte) (int, error) {
 
 // line redacts one line (or piece of one), adds it to the output of this
 // write and keeps it for the tail.
-func (r *RunLog) line(b []byte, newline bool) {
+func (r *runLog) line(b []byte, newline bool) {
 	red := r.m.Redact(strings.TrimSuffix(string(b), "\r"))
 	r.out.WriteString(red)
 	if newline {
@@ -171,7 +171,7 @@ func (r *RunLog) line(b []byte, newline bool) {
 
 // emit sends the redacted output to the job log and the file. The runner
 // masks the job log too; redacting it here as well covers act, which may not.
-func (r *RunLog) emit() error {
+func (r *runLog) emit() error {
 	if r.out.Len() == 0 {
 		return nil
 	}
@@ -189,11 +189,11 @@ func (r *RunLog) emit() error {
 
 // Pause ends the echo's stop-commands block, so the caller can print
 // workflow commands; the next Write starts a new one.
-func (r *RunLog) Pause() error { return r.echo.Pause() }
+func (r *runLog) Pause() error { return r.echo.Pause() }
 
 // Close flushes a last line without newline, ends the echo block and closes
 // the file. It is safe to call more than once.
-func (r *RunLog) Close() error {
+func (r *runLog) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -218,10 +218,10 @@ func (r *RunLog) Close() error {
 
 // Path is the logs file's path as the job's later steps see it: the value
 // of the logs-file output; "" when there is no file.
-func (r *RunLog) Path() string { return r.hostPath }
+func (r *runLog) Path() string { return r.hostPath }
 
 // Tail returns the last lines of the log, oldest first, redacted.
-func (r *RunLog) Tail() []string {
+func (r *runLog) Tail() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]string, 0, len(r.tail))

@@ -37,11 +37,11 @@ func runMarkerPath(getenv func(string) string) string {
 		return ""
 	}
 	name := fmt.Sprintf("runtime-action-%s-%s-%s-%s.run", run, getenv("GITHUB_RUN_ATTEMPT"), job, step)
-	return filepath.Join(LogDir(getenv).Dir, markerUnsafe.ReplaceAllString(name, "_"))
+	return filepath.Join(runLogDir(getenv).Dir, markerUnsafe.ReplaceAllString(name, "_"))
 }
 
-// SaveRunMarker leaves the marker of a run the main step waits for.
-func SaveRunMarker(a *githubactions.Action, st RunState) error {
+// saveRunMarker leaves the marker of a run the main step waits for.
+func saveRunMarker(a *githubactions.Action, st runState) error {
 	p := runMarkerPath(a.Getenv)
 	if p == "" {
 		return nil
@@ -53,9 +53,9 @@ func SaveRunMarker(a *githubactions.Action, st RunState) error {
 	return nil
 }
 
-// RemoveRunMarker removes the marker once the main step ended on its own:
+// removeRunMarker removes the marker once the main step ended on its own:
 // the runner then passes GITHUB_STATE on, settled or not.
-func RemoveRunMarker(a *githubactions.Action) {
+func removeRunMarker(a *githubactions.Action) {
 	if p := runMarkerPath(a.Getenv); p != "" {
 		os.Remove(p)
 	}
@@ -95,8 +95,8 @@ func postGetenv(getenv func(string) string) (func(string) string, string) {
 // newPostAction is newStepAction for the post step, with the run marker's
 // state when the runner gave none; done removes the marker.
 func newPostAction(env Env) (a *githubactions.Action, done func()) {
-	get, marker := postGetenv(ContainerGetenv(env.Getenv, readMountInfo))
-	a = githubactions.New(githubactions.WithWriter(NewSafeWriter(env.Stdout)), githubactions.WithGetenv(get))
+	get, marker := postGetenv(containerGetenv(env.Getenv, readMountInfo))
+	a = githubactions.New(githubactions.WithWriter(newSafeWriter(env.Stdout)), githubactions.WithGetenv(get))
 	return a, func() {
 		if marker != "" {
 			if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {

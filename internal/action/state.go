@@ -10,15 +10,15 @@ import (
 	"github.com/sethvargo/go-githubactions"
 )
 
-// PostEntrypoint is the name of the post step's entrypoint: a symbolic link
+// postEntrypoint is the name of the post step's entrypoint: a symbolic link
 // to the binary in the image (see the Dockerfile). The runner passes the
 // main step's args (`action`) to the post step too, and a container action's
 // post-entrypoint is a path without arguments, so the binary tells the two
 // steps apart by the name it was started under (os.Args[0]).
-const PostEntrypoint = "runtime-action-post"
+const postEntrypoint = "runtime-action-post"
 
 // IsPostStep reports whether argv0 (os.Args[0]) is the post entrypoint.
-func IsPostStep(argv0 string) bool { return filepath.Base(argv0) == PostEntrypoint }
+func IsPostStep(argv0 string) bool { return filepath.Base(argv0) == postEntrypoint }
 
 // State keys saved for the post step, which sees them as STATE_<key>.
 // Underscores rather than hyphens keep them valid shell variable names.
@@ -29,17 +29,17 @@ const (
 	stateSettled     = "run_settled"
 )
 
-// RunState is what the post step needs to find a run the main step started.
-type RunState struct {
+// runState is what the post step needs to find a run the main step started.
+type runState struct {
 	RunID       string
 	WorkspaceID string
 	APIURL      string
 }
 
-// SaveRunState records the run for the post step's backstop, once the run
+// saveRunState records the run for the post step's backstop, once the run
 // exists and the main step is going to wait for it. Without GITHUB_STATE it
 // does nothing and reports false.
-func SaveRunState(a *githubactions.Action, st RunState) (bool, error) {
+func saveRunState(a *githubactions.Action, st runState) (bool, error) {
 	if a.Getenv("GITHUB_STATE") == "" {
 		return false, nil
 	}
@@ -53,10 +53,10 @@ func SaveRunState(a *githubactions.Action, st RunState) (bool, error) {
 	return true, nil
 }
 
-// SettleRunState tells the post step to leave the run alone: the main step
+// settleRunState tells the post step to leave the run alone: the main step
 // saw it end, cancelled it, or leaves it running on purpose (cancel-on-timeout
 // false). Later state lines override earlier ones.
-func SettleRunState(a *githubactions.Action) error {
+func settleRunState(a *githubactions.Action) error {
 	if a.Getenv("GITHUB_STATE") == "" {
 		return nil
 	}
@@ -66,21 +66,21 @@ func SettleRunState(a *githubactions.Action) error {
 	return nil
 }
 
-// ReadRunState reads, in the post step, the run the main step left behind
+// readRunState reads, in the post step, the run the main step left behind
 // unsettled; ok is false when there is none.
-func ReadRunState(a *githubactions.Action) (st RunState, ok bool) {
+func readRunState(a *githubactions.Action) (st runState, ok bool) {
 	get := func(k string) string { return a.Getenv("STATE_" + k) }
-	st = RunState{RunID: get(stateRunID), WorkspaceID: get(stateWorkspaceID), APIURL: get(stateAPIURL)}
+	st = runState{RunID: get(stateRunID), WorkspaceID: get(stateWorkspaceID), APIURL: get(stateAPIURL)}
 	ok = st.RunID != "" && st.WorkspaceID != "" && get(stateSettled) != "true"
 	return st, ok
 }
 
-// Post is the post step: when the main step registered a run it did not
+// post is the post step: when the main step registered a run it did not
 // settle (it was killed while waiting, before it could cancel the run),
 // connect builds a client for the saved Runtime and the run is cancelled if
 // it is not terminal. It prints one line saying what it did.
-func Post(ctx context.Context, a *githubactions.Action, connect func(context.Context, RunState) (deploy.RunCanceller, error), limit time.Duration) error {
-	st, ok := ReadRunState(a)
+func post(ctx context.Context, a *githubactions.Action, connect func(context.Context, runState) (deploy.RunCanceller, error), limit time.Duration) error {
+	st, ok := readRunState(a)
 	if !ok {
 		a.Infof("%s", "runtime-action post: no run left to clean up")
 		return nil
@@ -104,7 +104,7 @@ func Post(ctx context.Context, a *githubactions.Action, connect func(context.Con
 	if err != nil {
 		return fmt.Errorf("post step: %w", err)
 	}
-	Notice(a, "Run cancelled", fmt.Sprintf("The job ended while run %s (#%d) was %s: the post step cancelled it (now %s).",
+	notice(a, "Run cancelled", fmt.Sprintf("The job ended while run %s (#%d) was %s: the post step cancelled it (now %s).",
 		st.RunID, run.Number, before, run.Status))
 	return nil
 }

@@ -120,7 +120,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeRuntime) connect(_ context.Context, st RunState) (deploy.RunCanceller, error) {
+func (f *fakeRuntime) connect(_ context.Context, st runState) (deploy.RunCanceller, error) {
 	if st.APIURL != f.srv.URL {
 		f.t.Errorf("connect to %q, want the saved %q", st.APIURL, f.srv.URL)
 	}
@@ -162,12 +162,12 @@ func TestPost(t *testing.T) {
 			e := withFiles(t, env{})
 			main, _ := newAction(t, e)
 			if tc.save {
-				if ok, err := SaveRunState(main, RunState{RunID: tc.runID, WorkspaceID: fakeWS, APIURL: f.srv.URL}); !ok || err != nil {
+				if ok, err := saveRunState(main, runState{RunID: tc.runID, WorkspaceID: fakeWS, APIURL: f.srv.URL}); !ok || err != nil {
 					t.Fatal(ok, err)
 				}
 			}
 			if tc.settle {
-				if err := SettleRunState(main); err != nil {
+				if err := settleRunState(main); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -175,8 +175,8 @@ func TestPost(t *testing.T) {
 			for k, v := range readFileCommands(t, e["GITHUB_STATE"]) {
 				pe["STATE_"+k] = v
 			}
-			post, out := newAction(t, pe)
-			if err := Post(context.Background(), post, f.connect, time.Second); err != nil {
+			postAction, out := newAction(t, pe)
+			if err := post(context.Background(), postAction, f.connect, time.Second); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.callList(); strings.Join(got, "\n") != strings.Join(tc.wantCalls, "\n") {
@@ -206,8 +206,8 @@ func TestPostRunEndsMeanwhile(t *testing.T) {
 		f.mu.Unlock()
 		close(f.block)
 	}()
-	post, _ := newAction(t, env{"STATE_run_id": "r", "STATE_workspace_id": fakeWS, "STATE_api_url": f.srv.URL, "STATE_run_settled": "false"})
-	if err := Post(context.Background(), post, f.connect, 2*time.Second); err != nil {
+	postAction, _ := newAction(t, env{"STATE_run_id": "r", "STATE_workspace_id": fakeWS, "STATE_api_url": f.srv.URL, "STATE_run_settled": "false"})
+	if err := post(context.Background(), postAction, f.connect, 2*time.Second); err != nil {
 		t.Fatalf("a run that ended by itself is not a failure: %v", err)
 	}
 }
@@ -218,7 +218,7 @@ func TestPostRunEndsMeanwhile(t *testing.T) {
 func TestCancelDetached(t *testing.T) {
 	f := newFakeRuntime(t)
 	f.addRun("r", 1, api.StatusRunning)
-	c, _ := f.connect(context.Background(), RunState{APIURL: f.srv.URL})
+	c, _ := f.connect(context.Background(), runState{APIURL: f.srv.URL})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	run, err := deploy.CancelDetached(ctx, c, fakeWS, "r", time.Second)

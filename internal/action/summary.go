@@ -10,43 +10,43 @@ import (
 	"github.com/dlthub/runtime-action/internal/api"
 )
 
-// MaxSummaryBytes caps what the Action adds to the job summary: GitHub takes
+// maxSummaryBytes caps what the Action adds to the job summary: GitHub takes
 // at most 1 MiB per step; a little is kept back for what else the step adds.
-const MaxSummaryBytes = 1<<20 - 16<<10
+const maxSummaryBytes = 1<<20 - 16<<10
 
-// PackageResult is what became of one package (deployment or configuration).
-type PackageResult struct {
+// packageResult is what became of one package (deployment or configuration).
+type packageResult struct {
 	ID      string
 	Version int
 	Changed bool // a new version was uploaded
 }
 
-// SummaryData is what the job summary reports. Zero fields are unknown and
+// summaryData is what the job summary reports. Zero fields are unknown and
 // left out, so a failure early on still gives a useful summary.
-type SummaryData struct {
+type summaryData struct {
 	Status        api.RunStatus // "" when no run was started
 	RunID         string
 	RunNumber     int
 	Script        string
 	ScriptURL     string
 	Profile       string
-	Deployment    *PackageResult
-	Configuration *PackageResult
+	Deployment    *packageResult
+	Configuration *packageResult
 	Duration      *time.Duration
 	Error         string   // why the step failed, if it did (redacted by the caller)
 	LogTail       []string // the last lines of the log, oldest first
 }
 
-// RenderSummary renders the job summary as markdown, under MaxSummaryBytes:
+// renderSummary renders the job summary as markdown, under MaxSummaryBytes:
 // log lines are dropped, oldest first, and an overlong line is cut, before
 // anything else is.
-func RenderSummary(s SummaryData) string {
+func renderSummary(s summaryData) string {
 	head := renderSummaryHead(s)
 	if len(s.LogTail) == 0 {
-		return cutUTF8(head, MaxSummaryBytes)
+		return cutUTF8(head, maxSummaryBytes)
 	}
 	lines := s.LogTail
-	budget := MaxSummaryBytes - len(head) - 256 // the details wrapper and the fences
+	budget := maxSummaryBytes - len(head) - 256 // the details wrapper and the fences
 	// Cut single lines first so that one huge line does not push out all
 	// the others, then drop whole lines from the start.
 	perLine := min(max(budget/len(lines), 1024), maxTailLine)
@@ -81,10 +81,10 @@ func RenderSummary(s SummaryData) string {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "%s\n\n</details>\n", fence)
-	return cutUTF8(b.String(), MaxSummaryBytes)
+	return cutUTF8(b.String(), maxSummaryBytes)
 }
 
-func renderSummaryHead(s SummaryData) string {
+func renderSummaryHead(s summaryData) string {
 	var b strings.Builder
 	switch {
 	case s.Status != "" && s.Script != "":
@@ -132,7 +132,7 @@ func renderSummaryHead(s SummaryData) string {
 	return b.String()
 }
 
-func runLabel(s SummaryData) string {
+func runLabel(s summaryData) string {
 	switch {
 	case s.RunNumber > 0:
 		return fmt.Sprintf(" #%d", s.RunNumber)
@@ -149,7 +149,7 @@ func numberSuffix(n int) string {
 	return fmt.Sprintf(" (#%d)", n)
 }
 
-func packageCell(p *PackageResult) string {
+func packageCell(p *packageResult) string {
 	if p == nil {
 		return ""
 	}
@@ -239,18 +239,18 @@ func cutUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// CommentMarker is the hidden first line of the Action's pull request
+// commentMarker is the hidden first line of the Action's pull request
 // comment, by which the comment is found again and updated in place.
-const CommentMarker = "<!-- runtime-action:plan -->"
+const commentMarker = "<!-- runtime-action:plan -->"
 
-// MaxCommentBytes keeps a comment under GitHub's 65,536 characters.
-const MaxCommentBytes = 65000
+// maxCommentBytes keeps a comment under GitHub's 65,536 characters.
+const maxCommentBytes = 65000
 
 // maxPlanFiles is how many added or removed files a plan lists per package.
 const maxPlanFiles = 50
 
-// PackagePlan is what a dry run found for one package.
-type PackagePlan struct {
+// packagePlan is what a dry run found for one package.
+type packagePlan struct {
 	Name          string   // "deployment" or "configuration"
 	Changed       bool     // the content hash differs from the latest version's
 	LatestVersion int      // 0: the Runtime has none yet
@@ -261,20 +261,20 @@ type PackagePlan struct {
 	OlderClientCopy bool
 }
 
-// PlanData is a dry run's result.
-type PlanData struct {
+// planData is a dry run's result.
+type planData struct {
 	Script  string
 	Profile string
 	// ScriptPlan says what would happen to the script, e.g. "would be
 	// created (batch, profile prod, no schedule)"; "" for a sync.
 	ScriptPlan string
-	Packages   []PackagePlan
+	Packages   []packagePlan
 }
 
-// RenderPlan renders a dry run's plan as markdown: per package, whether it
+// renderPlan renders a dry run's plan as markdown: per package, whether it
 // changed and which files would be added or removed compared to the latest
 // version. It stays under MaxCommentBytes so it fits a pull request comment.
-func RenderPlan(p PlanData) string {
+func renderPlan(p planData) string {
 	var b strings.Builder
 	b.WriteString("### runtime-action plan (dry run)\n\n")
 	if p.Script != "" {
@@ -314,7 +314,7 @@ func RenderPlan(p PlanData) string {
 		}
 		b.WriteString("\n")
 	}
-	return cutUTF8(b.String(), MaxCommentBytes-len(CommentMarker)-1)
+	return cutUTF8(b.String(), maxCommentBytes-len(commentMarker)-1)
 }
 
 func listFiles(b *strings.Builder, sign string, files []string) {

@@ -10,11 +10,11 @@ import (
 
 func TestRenderSummary(t *testing.T) {
 	d := 95 * time.Second
-	md := RenderSummary(SummaryData{
+	md := renderSummary(summaryData{
 		Status: "completed", RunID: "3f6c", RunNumber: 12, Script: "pipelines/load.py",
 		ScriptURL: "https://runtime.example.com/scripts/load", Profile: "prod",
-		Deployment:    &PackageResult{ID: "d1", Version: 3, Changed: true},
-		Configuration: &PackageResult{ID: "c1", Version: 2, Changed: false},
+		Deployment:    &packageResult{ID: "d1", Version: 3, Changed: true},
+		Configuration: &packageResult{ID: "c1", Version: 2, Changed: false},
 		Duration:      &d,
 		LogTail:       []string{"loading", "done"},
 	})
@@ -36,21 +36,21 @@ func TestRenderSummary(t *testing.T) {
 }
 
 func TestRenderSummaryOneLogLine(t *testing.T) {
-	md := RenderSummary(SummaryData{Status: "failed", LogTail: []string{"boom"}})
+	md := renderSummary(summaryData{Status: "failed", LogTail: []string{"boom"}})
 	if !strings.Contains(md, "### ❌ Run: failed") || !strings.Contains(md, "<summary>Last log line</summary>") {
 		t.Errorf("summary:\n%s", md)
 	}
 }
 
 func TestRenderSummarySyncOnly(t *testing.T) {
-	md := RenderSummary(SummaryData{Profile: "prod", Deployment: &PackageResult{Version: 2, Changed: true}, Configuration: &PackageResult{Version: 1}})
+	md := renderSummary(summaryData{Profile: "prod", Deployment: &packageResult{Version: 2, Changed: true}, Configuration: &packageResult{Version: 1}})
 	if !strings.HasPrefix(md, "### ✅ Deployment and configuration synced\n") || !strings.Contains(md, "| Deployment | version 2, **new** (content changed) |") {
 		t.Errorf("summary:\n%s", md)
 	}
 }
 
 func TestRenderSummaryFailureEarly(t *testing.T) {
-	md := RenderSummary(SummaryData{Error: "upload deployment: <b>boom</b> | x", Profile: "prod"})
+	md := renderSummary(summaryData{Error: "upload deployment: <b>boom</b> | x", Profile: "prod"})
 	if !strings.Contains(md, "### ❌ runtime-action failed") || !strings.Contains(md, "&lt;b&gt;boom&lt;/b&gt; \\| x") {
 		t.Errorf("summary:\n%s", md)
 	}
@@ -60,7 +60,7 @@ func TestRenderSummaryFailureEarly(t *testing.T) {
 }
 
 func TestRenderSummaryEscapesServerValues(t *testing.T) {
-	md := RenderSummary(SummaryData{Status: "failed", Script: "a|b<img src=x>[c](d)", ScriptURL: "javascript:alert(1)"})
+	md := renderSummary(summaryData{Status: "failed", Script: "a|b<img src=x>[c](d)", ScriptURL: "javascript:alert(1)"})
 	// Inside a code span HTML and links are literal text.
 	if !strings.Contains(md, "| Script | `a\\|b<img src=x>[c](d)` |") || strings.Contains(md, "javascript") {
 		t.Errorf("server values must not inject markdown or HTML:\n%s", md)
@@ -71,7 +71,7 @@ func TestRenderSummaryEscapesServerValues(t *testing.T) {
 // and inject markdown into the summary.
 func TestRenderSummaryFenceHoldsBackticks(t *testing.T) {
 	log := []string{"```", "</details>", "# injected heading", "``````` seven", "~~~"}
-	md := RenderSummary(SummaryData{Status: "failed", LogTail: log})
+	md := renderSummary(summaryData{Status: "failed", LogTail: log})
 	fence := strings.Repeat("`", 8)
 	if !strings.Contains(md, "\n"+fence+"text\n"+strings.Join(log, "\n")+"\n"+fence+"\n") {
 		t.Errorf("the log must sit inside an 8-backtick fence:\n%s", md)
@@ -88,9 +88,9 @@ func TestRenderSummarySizeCap(t *testing.T) {
 		{"huge backtick run", []string{strings.Repeat("`", 2<<20), "last"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			md := RenderSummary(SummaryData{Status: "completed", RunID: "r", LogTail: tc.lines})
-			if len(md) > MaxSummaryBytes {
-				t.Fatalf("summary is %d bytes, over %d", len(md), MaxSummaryBytes)
+			md := renderSummary(summaryData{Status: "completed", RunID: "r", LogTail: tc.lines})
+			if len(md) > maxSummaryBytes {
+				t.Fatalf("summary is %d bytes, over %d", len(md), maxSummaryBytes)
 			}
 			if !utf8.ValidString(md) {
 				t.Error("the summary was cut inside a character")
@@ -104,7 +104,7 @@ func TestRenderSummarySizeCap(t *testing.T) {
 			}
 		})
 	}
-	md := RenderSummary(SummaryData{Status: "completed", LogTail: repeatLines(300, 20_000)})
+	md := renderSummary(summaryData{Status: "completed", LogTail: repeatLines(300, 20_000)})
 	if !strings.Contains(md, "more left out to fit the summary") {
 		t.Error("the summary must say lines were left out")
 	}
@@ -119,9 +119,9 @@ func repeatLines(n, size int) []string {
 }
 
 func TestRenderPlan(t *testing.T) {
-	md := RenderPlan(PlanData{
+	md := renderPlan(planData{
 		Script: "pipelines/load.py", Profile: "prod",
-		Packages: []PackagePlan{
+		Packages: []packagePlan{
 			{Name: "deployment", Changed: true, LatestVersion: 4,
 				Files: []string{"pipelines/load.py", "pipelines/new.py", "requirements.txt"}, LatestFiles: []string{"pipelines/load.py", "old.py", "requirements.txt"}},
 			{Name: "configuration", Changed: false, LatestVersion: 2, Files: []string{"config.toml"}, LatestFiles: []string{"config.toml"}},
@@ -143,7 +143,7 @@ func TestRenderPlan(t *testing.T) {
 }
 
 func TestRenderPlanNewAndSameFiles(t *testing.T) {
-	md := RenderPlan(PlanData{Packages: []PackagePlan{
+	md := renderPlan(planData{Packages: []packagePlan{
 		{Name: "deployment", LatestVersion: 0, Files: []string{"a.py", "b.py"}},
 		{Name: "configuration", Changed: true, LatestVersion: 1, Files: []string{"secrets.toml"}, LatestFiles: []string{"secrets.toml"}},
 	}})
@@ -162,11 +162,11 @@ func TestRenderPlanFitsAComment(t *testing.T) {
 	for i := range 5000 {
 		files = append(files, fmt.Sprintf("data/%05d-%s.csv", i, strings.Repeat("n", 200)))
 	}
-	md := RenderPlan(PlanData{Packages: []PackagePlan{{Name: "deployment", Changed: true, LatestVersion: 1, Files: files}}})
+	md := renderPlan(planData{Packages: []packagePlan{{Name: "deployment", Changed: true, LatestVersion: 1, Files: files}}})
 	if !strings.Contains(md, "+ … and 4950 more") {
 		t.Errorf("long lists must be cut:\n%.500s", md)
 	}
-	if len(md)+len(CommentMarker)+1 > MaxCommentBytes {
+	if len(md)+len(commentMarker)+1 > maxCommentBytes {
 		t.Errorf("plan is %d bytes, too long for a comment", len(md))
 	}
 }

@@ -13,11 +13,11 @@ import (
 	"github.com/dlthub/runtime-action/internal/api"
 )
 
-// ValidateTOML checks that content, the value of the input named input, is
+// validateTOML checks that content, the value of the input named input, is
 // TOML. The error names the input, the line and column, and the last key
 // read, but never the parser's message: it may quote a value, and values may
 // be secrets.
-func ValidateTOML(input, content string) error {
+func validateTOML(input, content string) error {
 	if content == "" {
 		return nil
 	}
@@ -37,7 +37,7 @@ func ValidateTOML(input, content string) error {
 	return fmt.Errorf("input %q is not valid TOML: syntax error at %s (the content is not shown, it may hold secrets)", input, where)
 }
 
-// WriteProfileFiles writes configTOML to .dlt/<profile>.config.toml (mode
+// writeProfileFiles writes configTOML to .dlt/<profile>.config.toml (mode
 // 0644) and secretsTOML to .dlt/<profile>.secrets.toml (mode 0600) below the
 // workspace root, skipping an empty one, so that configuration sync uploads
 // them. The contents are expected to be checked with ValidateTOML already
@@ -49,7 +49,7 @@ func ValidateTOML(input, content string) error {
 // Moving rather than holding the bytes keeps the original safe on disk if the
 // process dies before cleanup. cleanup is safe to call more than once; on
 // error nothing is left changed.
-func WriteProfileFiles(root, profile, configTOML, secretsTOML string) (cleanup func() error, err error) {
+func writeProfileFiles(root, profile, configTOML, secretsTOML string) (cleanup func() error, err error) {
 	if !api.ValidProfile(profile) {
 		return nil, fmt.Errorf("write profile files: %q is not a profile name", profile)
 	}

@@ -27,7 +27,7 @@ func TestWriteProfileFiles(t *testing.T) {
 			writeFiles(t, root, tc.existing)
 			before := snapshot(t, root)
 
-			cleanup, err := WriteProfileFiles(root, "prod", tc.config, tc.secrets)
+			cleanup, err := writeProfileFiles(root, "prod", tc.config, tc.secrets)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,11 +75,11 @@ func TestWriteProfileFiles(t *testing.T) {
 
 func TestWriteProfileFilesErrors(t *testing.T) {
 	root := t.TempDir()
-	if _, err := WriteProfileFiles(root, "prod", "a = 1", ""); err == nil || !strings.Contains(err.Error(), "no .dlt folder") {
+	if _, err := writeProfileFiles(root, "prod", "a = 1", ""); err == nil || !strings.Contains(err.Error(), "no .dlt folder") {
 		t.Errorf("err = %v, want no .dlt folder", err)
 	}
 	writeFiles(t, root, map[string]string{".dlt/.workspace": ""})
-	if _, err := WriteProfileFiles(root, "../../etc/x", "a = 1", ""); err == nil || !strings.Contains(err.Error(), "not a profile name") {
+	if _, err := writeProfileFiles(root, "../../etc/x", "a = 1", ""); err == nil || !strings.Contains(err.Error(), "not a profile name") {
 		t.Errorf("err = %v, want a bad profile refused", err)
 	}
 }
