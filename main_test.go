@@ -61,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"runtime-server": cmdRuntimeServer,
 			"capture":        cmdCapture,
 			"wait-run":       cmdWaitRun,
+			"wait-log":       cmdWaitLog,
 			"fake-github":    cmdFakeGitHub,
 			"gen-files":      cmdGenFiles,
 			"exits":          cmdExits,
@@ -175,33 +176,50 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], m[1])
 }
 
+// waitTimeout bounds wait-run and wait-log: far more than any run of the
+// scripts takes, so that only a run that never gets there fails them.
+const waitTimeout = 30 * time.Second
+
+// findRun returns the run named by a run id or a script name (its latest
+// run) on the server started by runtime-server; nil while the script has
+// no run yet.
+func findRun(ts *testscript.TestScript, c *client.Client, ref string) *api.DetailedRun {
+	ctx := context.Background()
+	ws := ts.Getenv("SERVER_WORKSPACE_ID")
+	var run *api.DetailedRun
+	var err error
+	if _, perr := uuid.Parse(ref); perr == nil {
+		run, err = c.GetRun(ctx, ws, ref)
+	} else if sc, serr := c.GetScript(ctx, ws, ref); serr == nil {
+		run, err = c.LatestRun(ctx, ws, sc.ID)
+	} else if !client.IsNotFound(serr) {
+		err = serr
+	}
+	ts.Check(err)
+	return run
+}
+
+func serverClient(ts *testscript.TestScript) *client.Client {
+	return client.New(client.Options{APIBaseURL: ts.Getenv("SERVER_URL"), Token: ts.Getenv("SERVER_TOKEN")})
+}
+
 // cmdWaitRun waits until a run reaches STATUS on the server started by
 // runtime-server (at most 30 s). A script name means its latest run, once it
-// has one.
+// has one. A status says nothing about what the script printed: wait for
+// that with wait-log.
 //
 //	wait-run RUN_ID_OR_SCRIPT STATUS
 func cmdWaitRun(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: wait-run RUN_ID_OR_SCRIPT STATUS")
 	}
-	c := client.New(client.Options{APIBaseURL: ts.Getenv("SERVER_URL"), Token: ts.Getenv("SERVER_TOKEN")})
-	ws := ts.Getenv("SERVER_WORKSPACE_ID")
-	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
+	c := serverClient(ts)
+	deadline := time.Now().Add(waitTimeout)
 	var last string
 	for time.Now().Before(deadline) {
-		var run *api.DetailedRun
-		var err error
-		if _, perr := uuid.Parse(args[0]); perr == nil {
-			run, err = c.GetRun(ctx, ws, args[0])
-		} else if sc, serr := c.GetScript(ctx, ws, args[0]); serr == nil {
-			run, err = c.LatestRun(ctx, ws, sc.ID)
-		} else if !client.IsNotFound(serr) {
-			err = serr
-		}
-		ts.Check(err)
+		run := findRun(ts, c, args[0])
 		if run == nil {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // poll interval of the wait
 			continue
 		}
 		last = string(run.Status)
@@ -214,11 +232,58 @@ func cmdWaitRun(ts *testscript.TestScript, neg bool, args []string) {
 		if run.Status.Terminal() {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval of the wait
 	}
 	if !neg {
 		ts.Fatalf("run %s is %s, not %s", args[0], last, args[1])
 	}
+}
+
+// cmdWaitLog waits until the log of a run on the server started by
+// runtime-server matches REGEXP (at most 30 s; a script name means its
+// latest run). It fails at once when the run ended without the match.
+//
+//	wait-log RUN_ID_OR_SCRIPT REGEXP
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! wait-log")
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: wait-log RUN_ID_OR_SCRIPT REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	c := serverClient(ts)
+	ws := ts.Getenv("SERVER_WORKSPACE_ID")
+	deadline := time.Now().Add(waitTimeout)
+	var log string
+	for time.Now().Before(deadline) {
+		run := findRun(ts, c, args[0])
+		if run == nil {
+			time.Sleep(20 * time.Millisecond) // poll interval of the wait
+			continue
+		}
+		lr, err := c.Logs(context.Background(), ws, run.ID)
+		ts.Check(err)
+		if lr.Logs != nil {
+			log = *lr.Logs
+		}
+		if re.MatchString(log) {
+			return
+		}
+		if lr.Run.Status.Terminal() {
+			// The log may have been read just before the last lines and the
+			// end: once ended, one more read has it all.
+			lr, err = c.Logs(context.Background(), ws, run.ID)
+			ts.Check(err)
+			if lr.Logs != nil && re.MatchString(*lr.Logs) {
+				return
+			}
+			ts.Fatalf("run %s ended %s and its log does not match %q:\n%s", args[0], lr.Run.Status, args[1], log)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of the wait
+	}
+	ts.Fatalf("the log of run %s does not match %q after %s:\n%s", args[0], args[1], waitTimeout, log)
 }
 
 // cmdFakeGitHub starts a stand-in for GitHub's REST API that answers GET /user

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -22,6 +23,8 @@ type Cron struct {
 	c    CronConfig
 	stop context.CancelFunc
 	done chan struct{}
+	// checks counts the checks the ticker finished.
+	checks atomic.Int64
 }
 
 // NewCron makes a Cron; Start starts it.
@@ -56,6 +59,7 @@ func (ct *Cron) loop(ctx context.Context) {
 		if err := ct.Check(ctx); err != nil && ctx.Err() == nil {
 			ct.c.Log.Error("check schedules", "error", err)
 		}
+		ct.checks.Add(1)
 		select {
 		case <-ctx.Done():
 			return
@@ -63,6 +67,10 @@ func (ct *Cron) loop(ctx context.Context) {
 		}
 	}
 }
+
+// Checks is how many checks the ticker has finished since Start, so that a
+// caller (a test) can wait for one that began after a change.
+func (ct *Cron) Checks() int64 { return ct.checks.Load() }
 
 // Close stops the ticker and waits for a check in progress.
 func (ct *Cron) Close() {

@@ -365,14 +365,40 @@ func TestAppProxy(t *testing.T) {
 // the app is stopped after the idle time, the run completed.
 func TestAppWebSocketAndIdle(t *testing.T) {
 	t.Parallel()
-	const idle = 500 * time.Millisecond
+	const idle = time.Second
 	e := newEnv(t, func(c *Config) {
 		c.AppIdleTimeout = idle
 		// at debug level, requests go through the request log's writer:
 		// the upgrade must reach the connection through it
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	e.deployApp(t, map[string]string{"ws.py": wsApp}, "ws.py")
+	e.deployApp(t, map[string]string{"ws.py": wsApp, "control.py": echoApp}, "ws.py")
+	// control is an app with no open connection: its stop says the idle
+	// time has passed, with no guess of how long that takes on a busy
+	// machine. It is kept busy until the WebSocket's last message.
+	if r := e.postJSON(t, e.wsPath("/scripts"), map[string]any{"name": "control.py", "entry_point": "control.py", "description": "", "script_type": "interactive"}); r.status != http.StatusCreated {
+		t.Fatalf("upsert script: %d %s", r.status, r.body)
+	}
+	controlURL := e.url + "/apps/" + e.ws + "/control.py/"
+	control := e.startApp(t, "control.py")
+	stopPings, pinged := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(pinged)
+		tick := time.NewTicker(idle / 5)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopPings:
+				return
+			case <-tick.C:
+				req, _ := http.NewRequest(http.MethodGet, controlURL, nil)
+				req.Header.Set("Authorization", "Bearer "+e.token)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+			}
+		}
+	}()
 	run := e.startApp(t, "ws.py")
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
@@ -402,7 +428,15 @@ func TestAppWebSocketAndIdle(t *testing.T) {
 		}
 	}
 	echo("hello over the upgraded connection")
-	time.Sleep(2 * idle) // open, silent: not idle
+	// The control app's last request comes after the WebSocket's last
+	// message: once it is stopped as idle, the silent WebSocket has been
+	// open for longer than the idle time.
+	close(stopPings)
+	<-pinged
+	fetch(t, "GET", controlURL, bearer(e.token)).echo(t)
+	if d := e.waitRun(t, control.ID, 10*time.Second, terminal); d.Status != api.StatusCompleted {
+		t.Fatalf("the control app ended %s, not completed after the idle time", d.Status)
+	}
 	echo("still here")
 	var d api.DetailedRun
 	e.get(t, e.wsPath("/runs/", run.ID)).decode(t, &d)
@@ -419,7 +453,7 @@ func TestAppWebSocketAndIdle(t *testing.T) {
 		t.Errorf("idle app ended %s", d.Status)
 	}
 	b, _ := os.ReadFile(e.srv.logPath(run.ID))
-	if last := lastLogLine(string(b)); last != "stopped after 500ms without requests" {
+	if last := lastLogLine(string(b)); last != "stopped after 1s without requests" {
 		t.Errorf("last log line %q", last)
 	}
 }

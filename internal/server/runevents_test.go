@@ -123,7 +123,7 @@ func TestLogStreamCancelledPending(t *testing.T) {
 	second := e.startRun(t, "sleep.py")
 	done := make(chan []sse, 1)
 	go func() { done <- readEvents(t, e, e.wsPath("/runs/", second.ID, "/logs/stream"), "") }()
-	time.Sleep(50 * time.Millisecond) // let the stream start waiting
+	waitWatched(t, e.srv.events, second.ID) // the stream waits for a change
 	e.postJSON(t, e.wsPath("/runs/", second.ID, "/cancel"), "{}")
 	select {
 	case events := <-done:
@@ -135,4 +135,22 @@ func TestLogStreamCancelledPending(t *testing.T) {
 	}
 	e.postJSON(t, e.wsPath("/runs/", first.ID, "/cancel"), "{}")
 	e.waitRun(t, first.ID, 10*time.Second, terminal)
+}
+
+// waitWatched waits until a log stream has subscribed to runID's changes.
+func waitWatched(t *testing.T, ev *runEvents, runID string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ev.mu.Lock()
+		w := ev.runs[runID]
+		ev.mu.Unlock()
+		if w != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream of run %s subscribed within 10s", runID)
+		}
+		time.Sleep(time.Millisecond) // poll interval of the wait
+	}
 }

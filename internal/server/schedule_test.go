@@ -290,7 +290,13 @@ func TestScheduleTicker(t *testing.T) {
 	id := e.deploy(t, map[string]string{"job.py": "print('tick')\n"}, "job.py")
 	e.saveScript(t, map[string]any{"name": "job.py", "entry_point": "job.py", "description": "", "script_type": "batch",
 		"schedule": "0 * * * *"})
-	time.Sleep(30 * time.Millisecond)
+	// Two more checks: the second began after the script was saved.
+	for n, deadline := e.srv.cron.Checks(), time.Now().Add(10*time.Second); e.srv.cron.Checks() < n+2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the ticker did not check within 10s")
+		}
+		time.Sleep(time.Millisecond) // poll interval of the wait
+	}
 	if runs := e.runsOfScript(t, id); len(runs) != 0 {
 		t.Fatalf("runs before the tick: %+v", runs)
 	}
