@@ -23,7 +23,7 @@ var etcFiles = []string{
 
 // sysDirs are the system folders shown read-only (or as the symlinks into
 // /usr they are on a merged /usr).
-var sysDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt"}
+var sysDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // bwrapArgs are bubblewrap's options for spec, everything before "--".
 func (e *Executor) bwrapArgs(spec sandboxSpec) []string {
@@ -183,4 +183,15 @@ func (e *Executor) startNet(leader int, lg *runLog) func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
+}
+
+// Shown lists the folders every sandboxed process can read: the system's,
+// and the interpreter's prefixes. A server refuses a data dir below one of
+// them.
+func Shown(in *Interpreter) []string {
+	dirs := append([]string{"/etc"}, sysDirs...)
+	if in != nil {
+		dirs = append(dirs, in.Prefixes...)
+	}
+	return dirs
 }

@@ -344,3 +344,22 @@ func TestServeSandboxChoice(t *testing.T) {
 		}
 	})
 }
+
+// TestDataDirInsideShownFolder: a data dir inside a folder every sandbox
+// shows (here the interpreter's prefix) is refused, naming both.
+func TestDataDirInsideShownFolder(t *testing.T) {
+	requireSandbox(t)
+	in, err := executor.FindInterpreter(context.Background(), "python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(in.Prefixes[0], "runtime-data-test-never-made")
+	_, err = Open(context.Background(), Config{DataDir: dir, RunsDir: t.TempDir(), Sandbox: SandboxBwrap})
+	if _, serr := os.Stat(dir); serr == nil {
+		os.RemoveAll(dir)
+		t.Errorf("the refused data dir %s was made", dir)
+	}
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is inside %q", dir, in.Prefixes[0])) {
+		t.Errorf("Open = %v", err)
+	}
+}

@@ -73,6 +73,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("open server: no data dir given: pass --data-dir or set RUNTIME_SERVER_DATA_DIR")
 	}
+	// Before anything is made: a data dir in a folder runs can read is
+	// refused, not created.
+	sandbox, interp, err := openSandbox(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("make data dir %q: %w", cfg.DataDir, err)
 	}
@@ -109,12 +115,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Run folders hold decrypted configurations while their runs last.
 	if err := checkPrivate("runs dir", cfg.RunsDir); err != nil {
-		dir.store.Close()
-		lock.unlock()
-		return nil, err
-	}
-	sandbox, interp, err := openSandbox(ctx, cfg)
-	if err != nil {
 		dir.store.Close()
 		lock.unlock()
 		return nil, err
@@ -172,6 +172,17 @@ func openSandbox(ctx context.Context, cfg Config) (*executor.Sandbox, *executor.
 	// Found once here, not at every run; a wrong interpreter is said by
 	// the first run that needs it.
 	interp, _ := executor.FindInterpreter(ctx, cfg.Python)
+	for _, d := range executor.Shown(interp) {
+		for _, own := range []string{cfg.DataDir, cfg.RunsDir} {
+			abs, err := filepath.Abs(own)
+			if err != nil {
+				continue
+			}
+			if rel, err := filepath.Rel(d, abs); err == nil && filepath.IsLocal(rel) || abs == d {
+				return nil, nil, fmt.Errorf("%q is inside %q, which every run can read: put the data dir and the runs dir elsewhere", own, d)
+			}
+		}
+	}
 	sb := &executor.Sandbox{Bwrap: cfg.Bwrap}
 	if p, err := exec.LookPath("slirp4netns"); err == nil {
 		sb.Slirp4netns = p
