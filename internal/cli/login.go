@@ -51,25 +51,20 @@ An --api-url or --auth-url given here is stored in ~/.dlt/config.toml too.`,
 	return cmd
 }
 
-// settingsAnywhere reads the settings of the workspace around the current
-// folder when there is one, else only the environment and the global files.
-func (g *globalOptions) settingsAnywhere(s *Streams) (workspace.Settings, string, error) {
+// settingsAnywhere resolves the settings (deploy.ResolveSettings, as every
+// command does) of the workspace around the current folder when there is
+// one, else of the environment and the global files only.
+func (g *globalOptions) settingsAnywhere(s *Streams) (deploy.Settings, string, error) {
 	root, _, err := g.findRoot(s)
 	if err != nil {
 		root = ""
 	}
-	set, err := workspace.Load(root, s.Getenv, homeDir(s))
+	set, err := deploy.ResolveSettings(root, s.Getenv, homeDir(s), deploy.Overrides{
+		APIURL:  deploy.Override{Value: g.APIURL, Name: "--api-url"},
+		AuthURL: deploy.Override{Value: g.AuthURL, Name: "--auth-url"},
+	})
 	if err != nil {
 		return set, root, fmt.Errorf("read settings: %w", err)
-	}
-	if g.APIURL != "" {
-		set.APIBaseURL = g.APIURL
-	}
-	if g.AuthURL != "" {
-		set.AuthBaseURL = g.AuthURL
-	}
-	if set.AuthBaseURL == "" && set.APIBaseURL != "" {
-		set.AuthBaseURL = deploy.DefaultAuthURL(set.APIBaseURL)
 	}
 	return set, root, nil
 }
@@ -87,10 +82,10 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 	if err != nil {
 		return err
 	}
-	if set.APIBaseURL == "" {
+	if set.APIURL.Value == "" {
 		return &usageError{"no Runtime to log in to: pass --api-url URL or set RUNTIME__API_BASE_URL (the embedded Runtime needs no login)"}
 	}
-	opts := client.Options{APIBaseURL: set.APIBaseURL, AuthBaseURL: set.AuthBaseURL, UserAgent: "runtime-action/" + Version()}
+	opts := client.Options{APIBaseURL: set.APIURL.Value, AuthBaseURL: set.AuthURL.Value, UserAgent: "runtime-action/" + Version()}
 	token := o.Token
 	if token == "-" {
 		line, rerr := bufio.NewReader(s.In).ReadString('\n')
@@ -111,7 +106,7 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 			err = &client.Error{Status: http.StatusUnauthorized, Detail: errDetail(err)}
 		}
 		if err != nil {
-			return loginErr(err, "the auth service at "+set.AuthBaseURL+" refused the GitHub token",
+			return loginErr(err, "the auth service at "+set.AuthURL.Value+" refused the GitHub token",
 				"check the token, and that its GitHub account may log in (on a self-hosted Runtime: serve workspace allow --github LOGIN)")
 		}
 		token = res.JWT
@@ -127,7 +122,7 @@ func runLogin(ctx context.Context, s *Streams, o *loginOptions) error {
 	opts.Token = token
 	me, err := client.New(opts).Me(ctx)
 	if err != nil {
-		return loginErr(err, "the Runtime at "+set.APIBaseURL+" refused the token", "check that it is a token of this Runtime, and that --api-url is right")
+		return loginErr(err, "the Runtime at "+set.APIURL.Value+" refused the token", "check that it is a token of this Runtime, and that --api-url is right")
 	}
 	dir := workspace.GlobalDir(s.Getenv, homeDir(s))
 	if err := workspace.SetKey(filepath.Join(dir, "secrets.toml"), "runtime", "auth_token", token); err != nil {
