@@ -196,7 +196,7 @@ func (s *step) login(set deploy.Settings) deploy.Login {
 	s.set = set
 	return deploy.Login{
 		Settings: set,
-		Client:   clientOptionsFor(s.env),
+		Client:   s.debugHTTP(clientOptionsFor(s.env)),
 		Exchange: s.exchange,
 		NoToken:  s.noToken,
 		Verify:   true,

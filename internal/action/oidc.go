@@ -47,13 +47,14 @@ func oidcUnavailable(gh *ghContext) error {
 }
 
 // oidcToken fetches a GitHub Actions ID token for audience through the
-// runner and masks it before returning. Without the runner's variables it
-// returns OIDCUnavailable's error.
+// runner, retrying transient failures, and masks it before returning.
+// Without the runner's variables it returns oidcUnavailable's error.
 func oidcToken(ctx context.Context, a *githubactions.Action, m *masker, gh *ghContext, audience string) (string, error) {
-	if ok, _ := oidcFromEnv(a.Getenv); !ok {
+	ok, req := oidcFromEnv(a.Getenv)
+	if !ok {
 		return "", oidcUnavailable(gh)
 	}
-	tok, err := a.GetIDToken(ctx, audience)
+	tok, err := defaultIDTokenFetch().fetch(ctx, req, audience)
 	if err != nil {
 		return "", &failure{Title: "GitHub OIDC token request failed", Err: fmt.Errorf("request a GitHub ID token for audience %q: %w", audience, err),
 			Fix: "Retry the job; if it keeps failing, pass the token input instead."}
