@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dlthub/runtime-action/internal/api"
+	"github.com/dlthub/runtime-action/internal/client"
 	"github.com/dlthub/runtime-action/internal/deploy"
 	"github.com/dlthub/runtime-action/internal/server"
 )
@@ -168,6 +169,30 @@ func TestFrontEndsReportTheSame(t *testing.T) {
 		}
 		if c.plan == nil || !reflect.DeepEqual(c.plan, a.plan) || c.plan.Schedule == nil || *c.plan.Schedule != "0 3 * * *" || !c.plan.WouldUpdate {
 			t.Errorf("plans differ or lack the schedule:\ncommand line %+v\nAction       %+v", c.plan, a.plan)
+		}
+	})
+
+	t.Run("schedule set by the Action, removed by the command line", func(t *testing.T) {
+		schedule := func() *string {
+			t.Helper()
+			c := client.New(client.Options{APIBaseURL: srv.URL, AuthBaseURL: srv.AuthURL(), Token: srv.AdminToken()})
+			sc, err := c.GetScript(context.Background(), srv.DefaultWorkspaceID(), "ok.py")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sc.Schedule
+		}
+		if code, _, _, _ := actionRun(t, "ok.py", map[string]string{"schedule": "*/5 * * * *", "wait": "false"}); code != 0 {
+			t.Fatalf("Action: exit code %d", code)
+		}
+		if got := schedule(); got == nil || *got != "*/5 * * * *" {
+			t.Fatalf("schedule after the Action: %v", got)
+		}
+		if code, _, errs, _ := cliRun(t, "ok.py", map[string]string{"schedule": "none"}); code != 0 {
+			t.Fatalf("command line: exit code %d\n%s", code, errs)
+		}
+		if got := schedule(); got != nil {
+			t.Fatalf("schedule after --schedule none: %q", *got)
 		}
 	})
 
