@@ -72,6 +72,10 @@ except OSError as e:
     print("usr", type(e).__name__)
 print("env", sorted(os.environ))
 print("HOME", os.environ["HOME"] == os.getcwd())
+import socket
+print("hostname", socket.gethostname())
+for ns in ("pid", "ipc", "uts", "mnt", "net"):
+    print("ns", ns, os.readlink("/proc/self/ns/" + ns))
 `, secret, secretDir)
 	j := newJob(t, "run-view", script, nil)
 	res := e.Run(context.Background(), j, Hooks{})
@@ -90,6 +94,20 @@ print("HOME", os.environ["HOME"] == os.getcwd())
 	}
 	if _, err := os.Stat("/tmp/t.txt"); err == nil {
 		t.Error("the sandbox's /tmp is the host's")
+	}
+	if !strings.Contains(log, "hostname runtime\n") {
+		t.Errorf("the sandbox has the host's name:\n%s", log)
+	}
+	// Its own PID, IPC, UTS and mount namespaces; a batch script keeps the
+	// server's network.
+	for ns, own := range map[string]bool{"pid": true, "ipc": true, "uts": true, "mnt": true, "net": false} {
+		host, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same := strings.Contains(log, "ns "+ns+" "+host+"\n"); same == own {
+			t.Errorf("namespace %s: shared with the host = %v, want %v:\n%s", ns, same, !own, log)
+		}
 	}
 }
 
