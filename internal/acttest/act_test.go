@@ -556,3 +556,23 @@ func TestActComposite(t *testing.T) {
 	}
 	mustMatch(t, out, `::error title=Checksum mismatch::`+name+` from http://127\.0\.0\.1:\d+ has sha256 [0-9a-f]{64}, binary/SHA256SUMS says`)
 }
+
+// TestImage checks the image act runs: built FROM scratch by .ci/image
+// (which fails over 20 MB), it prints the version stamped at build time,
+// and holds the post step's entrypoint.
+func TestImage(t *testing.T) {
+	tl := needTools(t)
+	out, err := exec.Command("docker", "run", "--rm", tl.image, "--version").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "runtime-action acttest" {
+		t.Errorf("--version in the image: %q, %v; want the stamped version", out, err)
+	}
+	out, err = exec.Command("docker", "run", "--rm", "--entrypoint", "/runtime-action-post", tl.image).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "no run left to clean up") {
+		t.Errorf("the post entrypoint: %q, %v", out, err)
+	}
+	out, err = exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", tl.image).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("image size: %s bytes", strings.TrimSpace(string(out)))
+}
