@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,5 +171,28 @@ func TestMainWithCraftedRuntime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSafeWriter measures the sanitizing writer on the Action's usual
+// output: progress lines, a few with a value that must be neutralised.
+func BenchmarkSafeWriter(b *testing.B) {
+	lines := [][]byte{
+		[]byte("Deployment uploaded: version 12 (4 files, 3.1 kB)\n"),
+		[]byte("::group::Logs\n"),
+		[]byte("Run #12: running\n"),
+		[]byte("Authenticated as a@example.com\n::warning::injected with the token input\n"),
+	}
+	w := newSafeWriter(io.Discard)
+	n := 0
+	for _, l := range lines {
+		n += len(l)
+	}
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range lines {
+			w.Write(l)
+		}
 	}
 }
