@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/dlthub/runtime-action/internal/dispatch"
 )
@@ -42,9 +43,14 @@ func (h dispatchHost) OpenApp(runID, workspaceID, name string, stop func(error))
 	}
 	if h.s.sandboxed {
 		// The app gets a network namespace of its own, reached through
-		// a socket in a folder of its own, on a short path: a Unix
-		// socket's is limited to 108 bytes.
-		dir, err := os.MkdirTemp("", "rt-app-")
+		// a socket in a folder of its own, below the runs dir (cleared at
+		// start), or in the temporary folder when that path is too long
+		// for a Unix socket (108 bytes).
+		parent := filepath.Join(h.s.cfg.RunsDir, appSocketsDir)
+		if len(parent)+len("/123456789/app.sock") > 100 {
+			parent = ""
+		}
+		dir, err := os.MkdirTemp(parent, "rt-app-")
 		if err != nil {
 			h.s.apps.close(a)
 			return nil, fmt.Errorf("make the socket folder of app %q: %w", name, err)
@@ -53,6 +59,9 @@ func (h dispatchHost) OpenApp(runID, workspaceID, name string, stop func(error))
 	}
 	return proxiedApp{s: h.s, a: a}, nil
 }
+
+// appSocketsDir is the folder of the apps' socket folders in the runs dir.
+const appSocketsDir = ".apps"
 
 // proxiedApp is an app in the proxy's table, as the dispatcher sees it.
 type proxiedApp struct {

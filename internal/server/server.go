@@ -113,6 +113,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		lock.unlock()
 		return nil, fmt.Errorf("make runs dir %q: %w", cfg.RunsDir, err)
 	}
+	// Sockets of the apps of a server that was killed.
+	_ = os.RemoveAll(filepath.Join(cfg.RunsDir, appSocketsDir))
+	if err := os.MkdirAll(filepath.Join(cfg.RunsDir, appSocketsDir), 0o700); err != nil {
+		dir.store.Close()
+		lock.unlock()
+		return nil, fmt.Errorf("make runs dir %q: %w", cfg.RunsDir, err)
+	}
 	// Run folders hold decrypted configurations while their runs last.
 	if err := checkPrivate("runs dir", cfg.RunsDir); err != nil {
 		dir.store.Close()
