@@ -145,17 +145,6 @@ func (t *appTable) match(workspaceID string, segs []string) (*liveApp, bool) {
 	return nil, false
 }
 
-// count is how many apps are registered (tests).
-func (t *appTable) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for _, l := range t.apps {
-		n += len(l)
-	}
-	return n
-}
-
 func (a *liveApp) isReady() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()

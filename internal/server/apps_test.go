@@ -585,3 +585,14 @@ func TestDropCookie(t *testing.T) {
 		}
 	}
 }
+
+// count is how many apps are registered.
+func (t *appTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, l := range t.apps {
+		n += len(l)
+	}
+	return n
+}
