@@ -221,6 +221,17 @@ func repo(t *testing.T, workflow string) string {
 	copyTree(t, filepath.Join(src, "binary"), filepath.Join(dir, "binary"))
 	copyTree(t, filepath.Join(src, "testdata", "act", "ws"), filepath.Join(dir, "ws"))
 	copyFile(t, filepath.Join(src, "testdata", "act", workflow), filepath.Join(dir, ".github", "workflows", workflow))
+	// act names its containers after the workflow: a name of this test's
+	// own keeps them apart from another run's on the same engine.
+	wf := filepath.Join(dir, ".github", "workflows", workflow)
+	b, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = regexp.MustCompile(`(?m)^name: (.*)$`).ReplaceAll(b, []byte("name: $1 "+runName(t)))
+	if err := os.WriteFile(wf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
@@ -233,6 +244,12 @@ func repo(t *testing.T, workflow string) string {
 		}
 	}
 	return dir
+}
+
+// runName is this test's part of the workflow's name, and so of act's
+// container names: the test and a number that differs from run to run.
+func runName(t *testing.T) string {
+	return strings.ToLower(strings.TrimPrefix(filepath.Base(filepath.Dir(t.TempDir())), "Test"))
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -442,7 +459,7 @@ func TestActCancelled(t *testing.T) {
 	// act stops waiting for the main step's container when interrupted
 	// but leaves it behind; it ends once its run is cancelled.
 	t.Cleanup(func() {
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+tl.image).Output()
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+tl.image, "--filter", "name="+runName(t)).Output()
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
 		}
