@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -188,54 +187,6 @@ func TestSandboxAttack(t *testing.T) {
 	if pids := procsOfRun(t, appRun.ID); len(pids) > 0 {
 		t.Errorf("processes of A's app outlived the killed server: %v", pids)
 	}
-}
-
-// serveWithEnv starts serve as serveProcess does, with env added to its
-// environment.
-func serveWithEnv(t *testing.T, dataDir string, env []string, args ...string) (*exec.Cmd, string) {
-	t.Helper()
-	bin, err := binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	urlc := make(chan string, 1)
-	var said strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			said.WriteString(sc.Text() + "\n")
-			if rest, ok := strings.CutPrefix(sc.Text(), "Runtime API at "); ok {
-				url, _, _ := strings.Cut(rest, ",")
-				urlc <- url
-				break
-			}
-		}
-		close(urlc)
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case url, ok := <-urlc:
-		if !ok {
-			t.Fatalf("serve ended: %s", said.String())
-		}
-		return cmd, url
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not say where it listens")
-	}
-	return nil, ""
 }
 
 // adminCmd runs the admin subcommands of serve on dataDir.

@@ -52,12 +52,20 @@ func TestMain(m *testing.M) {
 // with its URL once it listens.
 func serveProcess(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return serveWithEnv(t, dataDir, nil, args...)
+}
+
+// serveWithEnv starts serve as serveProcess does, with env added to its
+// environment; when serve ends before it listens, the test fails with what
+// it printed.
+func serveWithEnv(t *testing.T, dataDir string, env []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -70,19 +78,25 @@ func serveProcess(t *testing.T, dataDir string, args ...string) (*exec.Cmd, stri
 		cmd.Wait()
 	})
 	urlc := make(chan string, 1)
+	var said strings.Builder
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			said.WriteString(sc.Text() + "\n")
 			if rest, ok := strings.CutPrefix(sc.Text(), "Runtime API at "); ok {
 				url, _, _ := strings.Cut(rest, ",")
 				urlc <- url
 				break
 			}
 		}
+		close(urlc)
 		io.Copy(io.Discard, stderr)
 	}()
 	select {
-	case url := <-urlc:
+	case url, ok := <-urlc:
+		if !ok {
+			t.Fatalf("serve ended: %s", said.String())
+		}
 		return cmd, url
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not say where it listens")
