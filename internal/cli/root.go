@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// exitCodesHelp lists the exit codes (README.md has the same table).
+// exitCodesHelp lists the exit codes (docs/cli.md, "Exit codes", has the same table).
 const exitCodesHelp = `Exit codes: 0 success (the run completed), 1 other errors, 2 wrong usage, 3 the run failed,
 4 cancelled, 5 timed out while waiting (the run goes on), 6 Runtime unreachable, 7 not logged
 in or token refused, 130 interrupted while following (the run goes on).`

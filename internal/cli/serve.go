@@ -141,7 +141,7 @@ func newServeCmd(s *Streams) *cobra.Command {
 		Long: `Serve a self-hosted Runtime: the Runtime API v1 at / and the auth service at /auth
 on one listener, with its state in a data dir (SQLite database, signing key, admin
 token, packages, run logs). Runs are executed as local Python processes, each in a
-bubblewrap sandbox (--sandbox; see the README's "Security model").
+bubblewrap sandbox (--sandbox; see "Security model" in docs/self-hosting.md).
 
 The first start of an empty data dir creates an organization and a workspace named
 "default" and an admin user, and writes the admin's token to <data-dir>/admin.token

@@ -65,7 +65,7 @@ func (e *Engine) warn(format string, args ...any) {
 }
 
 // Plan is what a sync would do (or did) for one package. Its JSON shape is
-// documented in README.md and stable.
+// documented in docs/cli.md and stable.
 type Plan struct {
 	Kind              Kind        `json:"kind"`
 	ContentHash       string      `json:"content_hash"`
