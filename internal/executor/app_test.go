@@ -77,7 +77,10 @@ func httpGet(t testing.TB, url string) string {
 func TestAppRunningOnceListening(t *testing.T) {
 	t.Parallel()
 	e := newExecutor(t)
-	e.Timeout = 50 * time.Millisecond // batch runs only
+	// A run timeout that has passed as soon as it is armed: were it
+	// applied to apps, this one would be stopped at once, before the
+	// request below, and would end timed out rather than idle.
+	e.Timeout = time.Nanosecond
 	// The app waits before it listens, so "running" too early would show.
 	j := appJob(t, "app-ok", "import time; time.sleep(0.2)\n"+appScript, nil)
 	j.Env = []string{"PORT=1"} // the job's port wins
@@ -103,7 +106,6 @@ func TestAppRunningOnceListening(t *testing.T) {
 	case res := <-done:
 		t.Fatalf("run ended before running: %+v\n%s", res, readFile(t, j.LogPath))
 	}
-	time.Sleep(3 * e.Timeout)
 	if body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", j.Port)); body != fmt.Sprintf("port=%d argv=", j.Port) {
 		t.Errorf("app answered %q", body)
 	}
@@ -147,9 +149,9 @@ func TestAppDoesNotStart(t *testing.T) {
 			// not get to its print in time)
 			ready: 500 * time.Millisecond, status: api.StatusFailed, exitCode: -1,
 			lastLine: "app did not listen on port %d within 500ms"},
-		{name: "cancelled while starting", script: "import time\ntime.sleep(60)\n",
+		{name: "cancelled while starting", script: "import time\nprint('up', flush=True)\ntime.sleep(60)\n",
 			ready: 10 * time.Second, cancel: ErrCancelled, status: api.StatusCancelled, exitCode: -1,
-			lastLine: "run cancelled"},
+			logHas: "up", lastLine: "run cancelled"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +165,11 @@ func TestAppDoesNotStart(t *testing.T) {
 			if tt.cancel != nil {
 				go func() {
 					<-rec.started
-					time.Sleep(100 * time.Millisecond)
+					// Cancel once the app's process is up (it says so),
+					// still not listening.
+					if !logHolds(j.LogPath, "up", 10*time.Second) {
+						t.Error("the app never said it was up")
+					}
 					cancel(tt.cancel)
 				}()
 			}

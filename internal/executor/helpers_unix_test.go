@@ -64,6 +64,27 @@ func waitForLog(t testing.TB, path, want string) {
 	t.Fatalf("log %s never held %q", path, want)
 }
 
+// logHolds polls the log at path until it holds want (true), or timeout
+// passed (false). Unlike waitForLog it may be called from any goroutine.
+func logHolds(path, want string, timeout time.Duration) bool {
+	return waitFor(timeout, func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), want)
+	})
+}
+
+// waitFor polls cond until it is true (true), or timeout passed (false).
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 // realPython is the interpreter python3 stands for: a wrapper like pyenv's
 // shim adds variables of its own to the environment, and takes time.
 func realPython(t testing.TB) string {

@@ -115,18 +115,23 @@ for ns in ("pid", "ipc", "uts", "mnt", "net"):
 // process it started goes too, those that left its process group (setsid)
 // and ignore SIGTERM included; on cancel, within the grace period.
 func TestSandboxKillsEverything(t *testing.T) {
-	// The grandchild makes a new session, ignores SIGTERM and writes its
-	// host-visible marker: a file in the run folder naming a unique
-	// command line that the test looks for in the host's /proc.
-	const grandchild = `import os, signal, subprocess, sys, time
+	// The grandchild makes a new session, ignores SIGTERM and runs a
+	// unique command line that the test looks for in the host's /proc.
+	// "started" is printed once it has exec'd: the pipe's write end
+	// (close-on-exec) closes then, in it and in its parent, and the read
+	// gets end of file; a sleep would guess at that on a loaded machine.
+	const grandchild = `import os, signal, sys
 tag = sys.argv[1]
+r, w = os.pipe()
 if os.fork() == 0:
+    os.close(r)
     os.setsid()
     if os.fork() == 0:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.execvp("sleep", ["sleep", "1%s" % tag])
     os._exit(0)
-time.sleep(0.2)
+os.close(w)
+os.read(r, 1)
 print("started", flush=True)
 `
 	tests := []struct {
@@ -148,11 +153,16 @@ print("started", flush=True)
 			defer cancel(nil)
 			if tt.cancel {
 				go func() {
-					waitForLog(t, j.LogPath, "started")
-					if findSleep(tag) == 0 {
+					defer cancel(ErrCancelled)
+					if !logHolds(j.LogPath, "started", 10*time.Second) {
+						t.Error("the grandchild never said it started")
+						return
+					}
+					// It has exec'd; the kernel sets its new command line
+					// a moment after the pipe closes.
+					if !waitFor(10*time.Second, func() bool { return findSleep(tag) != 0 }) {
 						t.Error("the grandchild is not running")
 					}
-					cancel(ErrCancelled)
 				}()
 			}
 			began := time.Now()
