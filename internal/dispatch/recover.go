@@ -16,8 +16,9 @@ import (
 const RestartLine = "the server restarted while this run was active"
 
 // Recover fails every run a previous server left active: its processes are
-// killed (checked by the run id in their environment, so a reused process
-// group id is left alone) and its log says why it ended. It runs before
+// killed (its recorded process group, checked by the run id in their
+// environment so that a reused group id is left alone, then every process
+// carrying the run id) and its log says why it ended. It runs before
 // Start.
 func (sc *Dispatcher) Recover(ctx context.Context) error {
 	runs, err := sc.st.ActiveRuns(ctx)
@@ -29,6 +30,11 @@ func (sc *Dispatcher) Recover(ctx context.Context) error {
 			if err := executor.KillGroup(r.PGID, r.ID); err != nil {
 				sc.log.Warn("kill processes of an interrupted run", "run", r.ID, "error", err)
 			}
+		}
+		// Then what the group does not hold, or what no recorded group
+		// names: a sandbox orphaned while it was being set up, above all.
+		if err := executor.KillRun(r.ID); err != nil {
+			sc.log.Warn("kill processes of an interrupted run", "run", r.ID, "error", err)
 		}
 		if !sc.exec.KeepDirs {
 			// Its folder holds the configuration's secrets: it goes with the run.

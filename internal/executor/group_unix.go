@@ -134,6 +134,57 @@ func KillGroup(pgid int, runID string) error {
 	}
 }
 
+// KillRun SIGKILLs every live process whose environment carries
+// RUNTIME__RUN_ID=<runID>, whatever its process group, and waits until none
+// is left (an error after 5s). KillGroup alone misses processes of a run a
+// server left while the run was starting: bwrap's inner process sets its
+// --die-with-parent only once the sandbox is set up, and leaves bwrap's
+// process group (--new-session) just before; should bwrap die before that,
+// it is orphaned, blocked for ever or running the script unsupervised,
+// and no recorded process group reaches it (the group id may not even be
+// recorded yet). Killing a sandbox's PID 1 takes the rest of it down.
+func KillRun(runID string) error {
+	const (
+		poll    = 10 * time.Millisecond
+		maxWait = 5 * time.Second
+	)
+	if runID == "" {
+		return errors.New("kill processes of a run: no run id")
+	}
+	kv := "RUNTIME__RUN_ID=" + runID
+	deadline := time.Now().Add(maxWait)
+	for {
+		pids, err := runProcesses(kv)
+		if err != nil {
+			return fmt.Errorf("kill processes of run %q: %w", runID, err)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kill processes of run %q: %v still alive %s after SIGKILL", runID, pids, maxWait)
+		}
+		for _, pid := range pids {
+			killIfEnv(pid, kv)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// killIfEnv SIGKILLs process pid if it still carries kv: the check and the
+// signal go through one handle on the process (a pidfd on Linux), so a pid
+// reused meanwhile is not signalled.
+func killIfEnv(pid int, kv string) {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return
+	}
+	defer p.Release()
+	if hasEnv(pid, kv) {
+		_ = p.Signal(syscall.SIGKILL)
+	}
+}
+
 // errLocked is what tryLock returns when another holder has the lock.
 var errLocked = errors.New("locked by another holder")
 

@@ -27,6 +27,23 @@ func groupMembers(pgid int) ([]member, error) {
 	return ms, nil
 }
 
+// runProcesses lists the live (not zombie) processes whose initial
+// environment holds the entry kv, as the kernel's process table
+// (sysctl kern.proc.all) tells.
+func runProcesses(kv string) ([]int, error) {
+	procs, err := unix.SysctlKinfoProcSlice("kern.proc.all")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var pids []int
+	for _, p := range procs {
+		if pid := int(p.Proc.P_pid); p.Proc.P_stat != sZomb && hasEnv(pid, kv) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
 // hasEnv reports whether the initial environment of process pid holds the
 // entry kv exactly. kern.procargs2 is argc, the executable's path, padding,
 // argc arguments and then the environment, all NUL-terminated.

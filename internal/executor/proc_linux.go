@@ -35,6 +35,28 @@ func groupMembers(pgid int) ([]member, error) {
 	return ms, nil
 }
 
+// runProcesses lists the live (not zombie) processes whose initial
+// environment holds the entry kv.
+func runProcesses(kv string) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !hasEnv(pid, kv) {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if state, _, _, ok := parseStat(b); ok && state != 'Z' && state != 'X' {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids, nil
+}
+
 // parseStat reads state, ppid and pgrp from /proc/<pid>/stat. The command
 // name before them is in parentheses and may hold spaces and parentheses,
 // hence the search for the last ')'.

@@ -17,6 +17,10 @@ func supported() error { return errUnsupported }
 // stopGroup is never reached on Windows: Run stops at supported.
 func (e *Executor) stopGroup(pgid int) {}
 
+// KillRun has nothing to kill on Windows: no run ever started here (see
+// supported).
+func KillRun(runID string) error { return nil }
+
 // KillGroup cannot kill anything on Windows (see supported).
 func KillGroup(pgid int, runID string) error { return errUnsupported }
 

@@ -343,3 +343,74 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever(
 		t.Errorf("the app had no outbound network:\n%s", log)
 	}
 }
+
+// TestKillRunOrphanedSandbox: a sandbox whose outer bwrap dies while bwrap
+// sets it up is orphaned (its --die-with-parent comes later, and it has left
+// bwrap's process group) and runs its command with nobody watching; KillRun
+// finds it by the run id in its environment and kills all of it, and leaves
+// a process of another run alone. --block-fd holds bwrap's setup at the
+// point a server's death can hit it by chance.
+func TestKillRunOrphanedSandbox(t *testing.T) {
+	requireSandbox(t)
+	e := sandboxed(t)
+	dir := t.TempDir()
+	tag := fmt.Sprintf("77%d", time.Now().UnixNano()%100000)
+	block, release, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer block.Close()
+	defer release.Close()
+	args := append(e.bwrapArgs(sandboxSpec{dir: dir}), "--block-fd", "3", "--", "sleep", "1"+tag)
+	cmd := exec.Command("bwrap", args...)
+	cmd.Env = []string{"PATH=" + defaultPath, "RUNTIME__RUN_ID=run-orphan"}
+	cmd.ExtraFiles = []*os.File{block}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = KillRun("run-orphan") })
+	block.Close()
+	// The outer bwrap dies once its inner process waits on the block fd
+	// (read, syscall 0, of fd 3), as with a server killed just after it
+	// started the run.
+	inner := 0
+	if !waitFor(10*time.Second, func() bool {
+		if inner = childOf(cmd.Process.Pid); inner <= 0 {
+			return false
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", inner))
+		return strings.HasPrefix(string(b), "0 0x3 ")
+	}) {
+		t.Fatalf("bwrap's inner process %d never waited on the block fd", inner)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	release.Close() // the setup goes on without its parent
+	if !waitFor(10*time.Second, func() bool { return findSleep(tag) != 0 }) {
+		t.Fatal("the orphaned sandbox did not run its command")
+	}
+	other := exec.Command("sleep", "60")
+	other.Env = []string{"RUNTIME__RUN_ID=run-other"}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+
+	if err := KillRun("run-orphan"); err != nil {
+		t.Fatalf("KillRun: %v", err)
+	}
+	if pid := findSleep(tag); pid != 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("the orphaned sandbox's command %d outlived KillRun", pid)
+	}
+	if pids, _ := runProcesses("RUNTIME__RUN_ID=run-orphan"); len(pids) != 0 {
+		t.Errorf("processes of the run left: %v", pids)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the other run's process was killed: %v", err)
+	}
+	if err := KillRun(""); err == nil {
+		t.Error("KillRun without a run id = nil, want an error")
+	}
+}

@@ -146,7 +146,7 @@ func TestServerKilledTenTimes(t *testing.T) {
 		counts["started once"] += starts
 		counts["lines checked"] += next
 		if pids := procsOfRun(t, id); len(pids) > 0 {
-			t.Errorf("run %s: processes left: %v", id, pids)
+			t.Errorf("run %s: processes left: %s", id, describeProcs(pids))
 			counts["processes left"] += len(pids)
 		}
 	}
@@ -166,6 +166,18 @@ func scriptRunning(ids []string, logOf func(string) string) bool {
 		}
 	}
 	return false
+}
+
+// describeProcs tells what each process is: pid, state, parent, process
+// group, session (from its stat) and command line.
+func describeProcs(pids []int) string {
+	var parts []string
+	for _, p := range pids {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		parts = append(parts, fmt.Sprintf("%q %q", strings.TrimSpace(string(st)), strings.ReplaceAll(string(cl), "\x00", " ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func fmtCounts(c map[string]int) string {
