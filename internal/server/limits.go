@@ -34,6 +34,18 @@ func (s *Server) extendWrites(w http.ResponseWriter) *deadlineWriter {
 	return &deadlineWriter{w: w, rc: rc, d: s.cfg.StreamWriteTimeout}
 }
 
+// sendHead sends a long answer's status line and headers at once, under
+// the request's WriteTimeout, before extendWrites' deadline per write
+// applies to its body. That deadline measures how long a client leaves
+// the server's writes waiting; a server that was itself slow to get to
+// its first write (seconds without CPU on a loaded machine) would
+// otherwise count its own delay against the client and drop it before it
+// got a byte: to the client, an answer that never started. An error
+// means the client is gone; the body's writes then fail too.
+func sendHead(w http.ResponseWriter) error {
+	return http.NewResponseController(w).Flush()
+}
+
 // deadlineWriter sets the write deadline before each write.
 type deadlineWriter struct {
 	w  http.ResponseWriter

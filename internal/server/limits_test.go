@@ -152,6 +152,28 @@ func TestStreamDropsStalledClient(t *testing.T) {
 	}
 }
 
+// TestLongAnswerStarts: a log stream and a whole log start (status line
+// and headers) even when every write of their body is past its deadline,
+// as happens to a server that was stalled for longer than
+// StreamWriteTimeout before it got to write: the deadline counts a
+// client's slowness, and a client that reads gets the answer's start.
+func TestLongAnswerStarts(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, func(c *Config) { c.StreamWriteTimeout = time.Nanosecond })
+	e.deploy(t, map[string]string{"big.py": bigThenSleep}, "big.py")
+	run := e.startRun(t, "big.py")
+	for _, path := range []string{"/logs/stream", "/logs"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := rawGet(t, c, e.wsPath("/runs/", run.ID, path), "Authorization: Bearer "+e.token+"\r\n"); got != "HTTP/1.1 200 OK" {
+			t.Errorf("%s: answer starts with %q, want the status line", path, got)
+		}
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

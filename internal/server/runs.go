@@ -230,6 +230,7 @@ func (s *Server) getRunLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	_ = sendHead(w)
 	// Up to 50 MB: each write has its own deadline rather than one for
 	// the answer (limits.go).
 	s.longAnswers.Add(1)

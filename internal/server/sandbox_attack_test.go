@@ -122,6 +122,11 @@ func TestSandboxAttack(t *testing.T) {
 	}
 	appRun := a.startRun(t, "app.py")
 	if d := a.waitRun(t, appRun.ID, 30*time.Second, running); d.Status != api.StatusRunning {
+		var lr api.LogsResponse
+		a.get(t, a.wsPath("/runs/", appRun.ID, "/logs")).decode(t, &lr)
+		if lr.Logs != nil {
+			t.Fatalf("A's app: %s; its log:\n%s", d.Status, *lr.Logs)
+		}
 		t.Fatalf("A's app: %s", d.Status)
 	}
 	var port int

@@ -73,13 +73,23 @@ func serveWithEnv(t *testing.T, dataDir string, env []string, args ...string) (*
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// What serve prints once it listens (its errors: a dropped client, a
+	// run that failed to start) is kept, its last 64 KiB, and shown when
+	// the test fails.
+	tail := &tailBuffer{max: 64 << 10}
+	copied := make(chan struct{})
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+		<-copied
+		if t.Failed() {
+			t.Logf("serve printed:\n%s", tail.String())
+		}
 	})
 	urlc := make(chan string, 1)
 	var said strings.Builder
 	go func() {
+		defer close(copied)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			said.WriteString(sc.Text() + "\n")
@@ -90,7 +100,7 @@ func serveWithEnv(t *testing.T, dataDir string, env []string, args ...string) (*
 			}
 		}
 		close(urlc)
-		io.Copy(io.Discard, stderr)
+		io.Copy(tail, stderr)
 	}()
 	select {
 	case url, ok := <-urlc:
@@ -164,4 +174,28 @@ func TestKilledServerRestart(t *testing.T) {
 	if list.Total != 0 {
 		t.Errorf("%d runs still running", list.Total)
 	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+// Write appends p, dropping the oldest bytes beyond max.
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }

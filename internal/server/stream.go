@@ -39,6 +39,7 @@ func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	_ = sendHead(w)
 	// Each write has its own deadline: a client that stops reading is
 	// dropped, one that reads keeps the stream for hours.
 	dw := s.extendWrites(w)
