@@ -318,7 +318,7 @@ func (e *Executor) run(ctx context.Context, j Job, h Hooks, lg *runLog) Result {
 	pgid := cmd.Process.Pid
 	h.started(pgid)
 	if spec.net {
-		defer e.startNet(pgid, lg)()
+		defer e.startNet(ctx, pgid, cmp.Or(j.ReadyTimeout, DefaultReadyTimeout), lg)()
 	}
 
 	// The leader is not reaped until its group is gone: its pid, and so the

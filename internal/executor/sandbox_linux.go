@@ -153,25 +153,28 @@ func childOf(pid int) int {
 // process is leader its outbound network, with slirp4netns (user-mode
 // networking: nothing of the host's loopback is reachable from it), and
 // returns what stops it. Without slirp4netns the app has loopback only.
-func (e *Executor) startNet(leader int, lg *runLog) func() {
+func (e *Executor) startNet(ctx context.Context, leader int, limit time.Duration, lg *runLog) func() {
 	if e.Sandbox.Slirp4netns == "" {
 		return func() {}
 	}
 	// bwrap sets up the namespace's loopback in its init before that
 	// forks the sandboxed process; slirp4netns, which brings up loopback
 	// too, must not come first, or bwrap's setup fails. So: wait for the
-	// init's child.
+	// init's child, for as long as the app may take to start (limit) and
+	// the sandbox lives: on a loaded machine that can be seconds, and
+	// giving up sooner left the app without its outbound network.
 	init, child := 0, 0
-	for range 400 {
+	deadline := time.Now().Add(limit)
+	for {
 		if init = childOf(leader); init > 0 {
 			if child = childOf(init); child > 0 {
 				break
 			}
 		}
+		if ctx.Err() != nil || !running(leader) || time.Now().After(deadline) {
+			return func() {} // the sandbox ended, or never started: nothing to connect
+		}
 		time.Sleep(5 * time.Millisecond)
-	}
-	if init <= 0 || child <= 0 {
-		return func() {} // the sandbox ended, or never started: nothing to connect
 	}
 	cmd := exec.Command(e.Sandbox.Slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", strconv.Itoa(init), "tap0")
 	cmd.SysProcAttr = groupAttr()
@@ -183,6 +186,17 @@ func (e *Executor) startNet(leader int, lg *runLog) func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
+}
+
+// running reports whether process pid (a child of ours, not yet reaped)
+// has not exited.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	state, _, _, ok := parseStat(b)
+	return ok && state != 'Z' && state != 'X'
 }
 
 // Shown lists the folders every sandboxed process can read: the system's,

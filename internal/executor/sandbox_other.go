@@ -5,6 +5,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // bwrapArgs is never used where there is no bubblewrap: CheckSandbox fails.
@@ -15,7 +16,9 @@ func CheckSandbox(ctx context.Context, bwrap string) error {
 	return errors.New("bubblewrap sandboxes need Linux: pass --sandbox none (runs are then not isolated)")
 }
 
-func (e *Executor) startNet(leader int, lg *runLog) func() { return func() {} }
+func (e *Executor) startNet(ctx context.Context, leader int, limit time.Duration, lg *runLog) func() {
+	return func() {}
+}
 
 // Shown is empty where there is no sandbox.
 func Shown(in *Interpreter) []string { return nil }
