@@ -49,14 +49,9 @@ func isLegacy(items []Item) (bool, error) {
 func (c *checker) finishLegacy(m Manifest, listed map[string]bool) (*Verified, error) {
 	for _, it := range m.Files {
 		name := FilesPrefix + it.RelativePath
-		got, ok := c.members[it.RelativePath]
-		switch {
-		case !ok:
-			return nil, &Error{Member: name, Check: "listed in " + ManifestName + " but not in the archive"}
-		case !got.symlink && it.Linkname != "":
-			return nil, &Error{Member: name, Check: "is a regular file but " + ManifestName + " gives a linkname"}
-		case got.symlink && it.Linkname != "" && got.linkname != it.Linkname:
-			return nil, &Error{Member: name, Check: "symlink target does not match linkname in " + ManifestName}
+		got, err := c.listedMember(it)
+		if err != nil {
+			return nil, err
 		}
 		size, known := got.size, true
 		if got.symlink {

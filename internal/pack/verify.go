@@ -333,16 +333,12 @@ func (c *checker) finish() (*Verified, error) {
 	}
 	for _, it := range m.Files {
 		name := FilesPrefix + it.RelativePath
-		got, ok := c.members[it.RelativePath]
+		got, err := c.listedMember(it)
 		switch {
-		case !ok:
-			return nil, &Error{Member: name, Check: "listed in " + ManifestName + " but not in the archive"}
+		case err != nil:
+			return nil, err
 		case got.symlink && it.Linkname == "":
 			return nil, &Error{Member: name, Check: "is a symlink but " + ManifestName + " gives no linkname"}
-		case !got.symlink && it.Linkname != "":
-			return nil, &Error{Member: name, Check: "is a regular file but " + ManifestName + " gives a linkname"}
-		case got.linkname != it.Linkname:
-			return nil, &Error{Member: name, Check: "symlink target does not match linkname in " + ManifestName}
 		case got.size != it.SizeInBytes:
 			return nil, &Error{Member: name, Check: fmt.Sprintf("size %d does not match size_in_bytes %d in %s", got.size, it.SizeInBytes, ManifestName)}
 		case got.digest != it.SHA3256:
@@ -355,6 +351,23 @@ func (c *checker) finish() (*Verified, error) {
 	// Every listed digest equals the one computed from the received bytes,
 	// so this hash is the server's own, not the client's claim.
 	return &Verified{Manifest: m, ContentHash: ContentHash(m.Files)}, nil
+}
+
+// listedMember returns the archive's member for a manifest item, refusing
+// one that is missing or whose linkname the manifest contradicts; both
+// package forms check their items this way.
+func (c *checker) listedMember(it Item) (member, error) {
+	name := FilesPrefix + it.RelativePath
+	got, ok := c.members[it.RelativePath]
+	switch {
+	case !ok:
+		return got, &Error{Member: name, Check: "listed in " + ManifestName + " but not in the archive"}
+	case !got.symlink && it.Linkname != "":
+		return got, &Error{Member: name, Check: "is a regular file but " + ManifestName + " gives a linkname"}
+	case it.Linkname != "" && got.linkname != it.Linkname:
+		return got, &Error{Member: name, Check: "symlink target does not match linkname in " + ManifestName}
+	}
+	return got, nil
 }
 
 // unlisted refuses a member that the manifest does not list.

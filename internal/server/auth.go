@@ -31,12 +31,9 @@ func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ghToken, err := o.str("access_token")
+	ghToken, err := o.nonEmptyStr("access_token")
 	if err != nil {
 		return err
-	}
-	if ghToken == "" {
-		return badRequest("field \"access_token\" must not be empty")
 	}
 	gu, err := s.githubWhoAmI(r, ghToken)
 	if err != nil {

@@ -84,6 +84,15 @@ func (o object) str(name string) (string, error) {
 	return s, checkText(name, s)
 }
 
+// nonEmptyStr is str for a field that must also not be empty.
+func (o object) nonEmptyStr(name string) (string, error) {
+	s, err := o.str(name)
+	if err == nil && s == "" {
+		err = badRequest("field %q must not be empty", name)
+	}
+	return s, err
+}
+
 // checkText refuses a string field holding a control character (newline,
 // carriage return, tab, escape, NUL, DEL, the C1 controls): every string of
 // a request is stored or compared with what is, and is printed later by

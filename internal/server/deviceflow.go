@@ -168,12 +168,9 @@ func (s *Server) deviceFlowToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	code, err := o.str("device_code")
+	code, err := o.nonEmptyStr("device_code")
 	if err != nil {
 		return err
-	}
-	if code == "" {
-		return badRequest("field \"device_code\" must not be empty")
 	}
 	now := s.cfg.Now()
 	st, known := s.devices.get(code)
